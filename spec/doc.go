@@ -20,7 +20,7 @@
 //
 // # Envelope rules
 //
-// [Spec.CheckEnvelope] applies, to every 4xx and 5xx response whose schema is
+// [Operation.CheckEnvelope] applies, to every 4xx and 5xx response whose schema is
 // the error envelope (an object with status, message and code), the rules
 // listed in [Rules]. The mock uses them to check its scenarios, the runner to
 // check real servers.

@@ -58,14 +58,19 @@ func (o *Operation) Catalog(status int) []string {
 }
 
 // CheckEnvelope evaluates the envelope rules on an error response of op. It
-// returns nil for statuses below 400 and for operations that do not use the
-// envelope.
+// returns nil for statuses below 400, for operations that do not use the
+// envelope, and for statuses that op documents with another schema (or
+// without a body). An undocumented error status of an operation that uses the
+// envelope is checked against the envelope rules.
 func (o *Operation) CheckEnvelope(status int, contentType string, body []byte) []Violation {
 	if status < 400 || !o.UsesEnvelope() {
 		return nil
 	}
 	ptr := o.Pointer() + "/responses/" + fmt.Sprint(status)
 	resp, documented := o.Response(status)
+	if documented && !resp.Envelope {
+		return nil // documented with another shape (or no body): not an envelope
+	}
 	var out []Violation
 	add := func(rule, field, value, msg, fix string) {
 		v := Violation{Rule: rule, Field: field, Value: value, Message: msg, HowToFix: fix, SpecPointer: ptr, In: "body"}
@@ -145,7 +150,11 @@ func describeJSON(body []byte) string {
 		return "a string"
 	case r.Type == gjson.Number:
 		return "a number"
+	case r.Type == gjson.True || r.Type == gjson.False:
+		return "a boolean"
+	case r.Type == gjson.Null:
+		return "null"
 	default:
-		return r.Type.String()
+		return "an object"
 	}
 }

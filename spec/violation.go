@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -108,59 +109,193 @@ func ruleFor(e *vErrors.ValidationError, response bool) string {
 	return RuleOther
 }
 
+// source describes what was validated, so that findings can be tied to
+// the operation, the body and the parameter or header values they concern.
+type source struct {
+	response bool
+	op       *Operation // nil when the request did not route
+	status   int        // for responses
+	body     []byte
+	pointer  string                               // JSON pointer of the validated part
+	value    func(in, name string) (string, bool) // a parameter or header value as sent
+}
+
 // convert turns the validator's errors into violations, one per schema
-// failure, in a stable order.
-func (s *Spec) convert(errs []*vErrors.ValidationError, response bool, body []byte, pointer string) []Violation {
+// failure (and one per missing required property), in a stable order.
+func (s *Spec) convert(errs []*vErrors.ValidationError, src source) []Violation {
 	var out []Violation
 	for _, e := range errs {
 		if e == nil {
 			continue
 		}
 		base := Violation{
-			Rule:        ruleFor(e, response),
+			Rule:        ruleFor(e, src.response),
 			Message:     e.Message,
 			Reason:      e.Reason,
 			SpecLine:    e.SpecLine,
 			SpecCol:     e.SpecCol,
 			HowToFix:    e.HowToFix,
-			SpecPointer: pointer,
+			SpecPointer: src.pointer,
 		}
+		named := base.Rule == RuleRequestParameter || base.Rule == RuleResponseHeader
 		if e.ParameterName != "" {
 			base.Field = e.ParameterName
 		}
 		if len(e.SchemaValidationErrors) == 0 {
+			if named {
+				src.locate(&base, e, nil)
+			}
 			out = append(out, base)
 			continue
 		}
 		for _, f := range e.SchemaValidationErrors {
+			if f == nil {
+				continue
+			}
 			v := base
 			v.Reason = f.Reason
 			if f.Reason != "" {
 				v.Message = e.Message + ": " + f.Reason
 			}
-			if f.FieldPath != "" {
-				v.Field = f.FieldPath
-				v.In = "body"
-				if val, ok := ValueAt(body, f.FieldPath); ok {
-					v.Value = val
-				}
-			} else if len(f.InstancePath) > 0 {
-				v.Field = "$." + strings.Join(f.InstancePath, ".")
-			}
 			switch {
 			case strings.HasPrefix(f.KeywordLocation, "/paths/"):
-				v.SpecPointer = f.KeywordLocation
+				v.SpecPointer = src.fixPointer(f.KeywordLocation)
 			case f.KeywordLocation != "":
-				v.SpecPointer = strings.TrimSuffix(pointer, "/") + f.KeywordLocation
+				v.SpecPointer = strings.TrimSuffix(src.pointer, "/") + f.KeywordLocation
 			}
 			if f.Line > 0 && v.SpecLine == 0 {
 				v.SpecLine, v.SpecCol = f.Line, f.Column
 			}
+			if named {
+				src.locate(&v, e, f)
+				out = append(out, v)
+				continue
+			}
+			switch {
+			case f.FieldPath != "":
+				v.Field = f.FieldPath
+				v.In = "body"
+				if val, ok := ValueAt(src.body, f.FieldPath); ok {
+					v.Value = val
+				}
+			case len(f.InstancePath) > 0:
+				v.Field = "$." + strings.Join(f.InstancePath, ".")
+			}
+			if missing := missingProperties(f.Reason); len(missing) > 0 {
+				// One finding per missing property, at the property's path.
+				parent := f.FieldPath
+				if parent == "" {
+					parent = "$"
+				}
+				for _, name := range missing {
+					m := v
+					m.Field, m.Value, m.In = parent+"."+name, "", "body"
+					m.Reason = "missing property '" + name + "'"
+					m.Message = e.Message + ": " + m.Reason
+					out = append(out, m)
+				}
+				continue
+			}
 			out = append(out, v)
 		}
 	}
+	out = dropNullBranches(out)
 	sortViolations(out)
 	return out
+}
+
+// dropNullBranches removes the "want null" failure of a `oneOf: [X, null]`
+// when X itself reported a deeper failure: the null branch is noise then.
+func dropNullBranches(vs []Violation) []Violation {
+	out := vs[:0]
+	for _, v := range vs {
+		if strings.HasSuffix(v.Reason, "want null") && v.Field != "" {
+			deeper := false
+			for _, w := range vs {
+				if strings.HasPrefix(w.Field, v.Field+".") || strings.HasPrefix(w.Field, v.Field+"[") {
+					deeper = true
+					break
+				}
+			}
+			if deeper {
+				continue
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// locate fills Field (with the documented spelling of the parameter or
+// header), In, Value and SpecPointer of a parameter or header finding.
+func (src source) locate(v *Violation, e *vErrors.ValidationError, f *vErrors.SchemaValidationFailure) {
+	name := e.ParameterName
+	if name == "" && f != nil {
+		name = f.FieldName
+		if name == "" && len(f.InstancePath) > 0 {
+			name = f.InstancePath[0]
+		}
+	}
+	name = strings.TrimPrefix(name, "$.")
+	in := "header"
+	if !src.response {
+		switch e.ValidationSubType {
+		case "path", "query", "header", "cookie":
+			in = e.ValidationSubType
+		default:
+			in = ""
+		}
+	}
+	if src.op != nil && name != "" {
+		if src.response {
+			if r, ok := src.op.Response(src.status); ok {
+				for _, h := range r.Headers {
+					if strings.EqualFold(h.Name, name) {
+						name = h.Name
+						if f != nil && !strings.HasPrefix(f.KeywordLocation, "/paths/") {
+							v.SpecPointer = r.Pointer + "/headers/" + escapePointer(h.Name) + "/schema" + f.KeywordLocation
+						}
+					}
+				}
+			}
+		} else if p, ok := src.op.Parameter(in, name); ok {
+			name = p.Name
+		}
+	}
+	v.Field, v.In, v.Value = name, in, ""
+	if src.value != nil && name != "" {
+		if val, ok := src.value(in, name); ok {
+			v.Value = Shorten(val, 120)
+		}
+	}
+}
+
+// fixPointer repairs pointers in which the validator left the leading slash
+// of the path out of the escaped path (/paths/pets~1{id} for /pets/{id}).
+func (src source) fixPointer(ptr string) string {
+	if src.op == nil {
+		return ptr
+	}
+	bad := "/paths/" + escapePointer(strings.TrimPrefix(src.op.Path, "/")) + "/"
+	if strings.HasPrefix(ptr, bad) {
+		return "/paths/" + escapePointer(src.op.Path) + "/" + ptr[len(bad):]
+	}
+	return ptr
+}
+
+var quotedName = regexp.MustCompile(`'((?:[^'\\]|\\.)*)'`)
+
+// missingProperties returns the names listed by a "missing property 'a'" or
+// "missing properties 'a', 'b'" reason.
+func missingProperties(reason string) []string {
+	if !strings.HasPrefix(reason, "missing property ") && !strings.HasPrefix(reason, "missing properties ") {
+		return nil
+	}
+	var names []string
+	for _, m := range quotedName.FindAllStringSubmatch(reason, -1) {
+		names = append(names, strings.ReplaceAll(m[1], `\'`, "'"))
+	}
+	return names
 }
 
 func sortViolations(vs []Violation) {
@@ -211,11 +346,12 @@ func (s *Spec) ValidateRequest(req *http.Request) []Violation {
 	if ok {
 		return nil
 	}
-	ptr := ""
-	if op, _ := s.Route(req.Method, req.URL.Path); op != nil {
-		ptr = op.Pointer() + "/requestBody"
+	op, _ := s.Route(req.Method, req.URL.Path)
+	src := source{op: op, body: body, value: requestValue(req, op)}
+	if op != nil {
+		src.pointer = op.Pointer() + "/requestBody"
 	}
-	return s.convert(errs, false, body, ptr)
+	return s.convert(errs, src)
 }
 
 // ValidateResponse validates a recorded response (status, headers, body) to
@@ -235,11 +371,14 @@ func (s *Spec) ValidateResponse(req *http.Request, status int, header http.Heade
 	if ok {
 		return nil
 	}
-	ptr := ""
+	src := source{response: true, status: status, body: body, value: func(_, name string) (string, bool) {
+		vals := resp.Header.Values(name)
+		return strings.Join(vals, ", "), len(vals) > 0
+	}}
 	if op, _ := s.Route(req.Method, req.URL.Path); op != nil {
-		ptr = op.Pointer() + "/responses/" + strconv.Itoa(status)
+		src.op, src.pointer = op, op.Pointer()+"/responses/"+strconv.Itoa(status)
 	}
-	return s.convert(errs, true, body, ptr)
+	return s.convert(errs, src)
 }
 
 // ValidateScripted validates a response that a scenario scripts for
@@ -255,6 +394,40 @@ func SampleRequest(op *Operation) *http.Request {
 	u := &url.URL{Scheme: "http", Host: "127.0.0.1", Path: p}
 	req, _ := http.NewRequest(op.Method, u.String(), http.NoBody)
 	return req
+}
+
+// requestValue looks up a path, query, header or cookie parameter of req;
+// path parameters need the operation req routes to.
+func requestValue(req *http.Request, op *Operation) func(in, name string) (string, bool) {
+	return func(in, name string) (string, bool) {
+		switch in {
+		case "path":
+			if op == nil {
+				return "", false
+			}
+			tmpl := strings.Split(op.Path, "/")
+			got := strings.Split(strings.TrimSuffix(req.URL.Path, "/"), "/")
+			for i, seg := range tmpl {
+				if seg == "{"+name+"}" && i < len(got) && len(tmpl) == len(got) {
+					return got[i], true
+				}
+			}
+			return "", false
+		case "query":
+			vals, ok := req.URL.Query()[name]
+			return strings.Join(vals, ","), ok
+		case "header":
+			vals := req.Header.Values(name)
+			return strings.Join(vals, ", "), len(vals) > 0
+		case "cookie":
+			c, err := req.Cookie(name)
+			if err != nil {
+				return "", false
+			}
+			return c.Value, true
+		}
+		return "", false
+	}
 }
 
 func readAndRestore(req *http.Request) ([]byte, error) {

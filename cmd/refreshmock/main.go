@@ -1,0 +1,150 @@
+// Command refreshmock is a mock server and a conformance runner for the
+// Refresh Token API operation. Both halves share one OpenAPI document and
+// one scenario model.
+//
+// Run `refreshmock help` for the subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFindings = 1 // conformance violations, lint errors
+	exitUsage    = 2 // bad flags, unreadable spec, unreachable target
+)
+
+// errFindings is returned by a subcommand that ran but found problems.
+var errFindings = errors.New("findings")
+
+// errUsage wraps errors caused by how the tool was called or configured.
+var errUsage = errors.New("usage")
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func commands() map[string]command {
+	return map[string]command{
+		"version": {"print the version", runVersion},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes a subcommand and turns its error into an exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		if len(args) > 1 {
+			if c, ok := commands()[args[1]]; ok {
+				_ = c.run(ctx, []string{"-h"}, stdout, stdout)
+				return exitOK
+			}
+		}
+		usage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	c, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "refreshmock: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	err := c.run(ctx, args[1:], stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errFindings):
+		return exitFindings
+	default:
+		if !errors.Is(err, errUsage) || err.Error() != errUsage.Error() {
+			fmt.Fprintf(stderr, "refreshmock %s: %v\n", args[0], err)
+		}
+		return exitUsage
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `refreshmock: a mock server and a conformance runner for the Refresh Token operation
+
+Usage:
+  refreshmock <command> [flags]
+
+Commands:
+`)
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprint(w, `  help      show this text, or a command's help: refreshmock help serve
+
+Exit codes: 0 success, 1 findings (violations, lint errors), 2 the tool could not run.
+`)
+}
+
+// newFlagSet returns a flag set whose usage prints text (with its
+// Examples: section) followed by the flags.
+func newFlagSet(name, text string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), text)
+		fmt.Fprintln(fs.Output(), "\nFlags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args; a parse error is a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}
+
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", `Usage: refreshmock version
+
+Prints the version of refreshmock.
+
+Examples:
+  refreshmock version
+`, stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "refreshmock %s\n", version)
+	return nil
+}

@@ -1,0 +1,227 @@
+package scenarios
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"text/template"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// RenderData is what templates see. Templates use its fields and methods
+// ({{ .Cookie "refresh_token" }}, {{ .Body "refresh_token" }},
+// {{ .Now.Unix }}, {{ .Token.Access }}) and the functions in FuncNames.
+type RenderData struct {
+	Request RequestData
+	// Now is the mock clock's time.
+	Now time.Time
+	// Token holds the tokens the mock issued for this request when the
+	// scenario rotates.
+	Token TokenData
+	// Vars are extra values, e.g. from the control API.
+	Vars map[string]string
+}
+
+// RequestData is the request as templates and match rules see it.
+type RequestData struct {
+	Method  string
+	Path    string
+	Headers http.Header
+	Cookies map[string]string
+	Query   url.Values
+	Body    []byte
+}
+
+// TokenData describes tokens issued by rotation.
+type TokenData struct {
+	Access    string
+	Refresh   string
+	ExpiresIn int
+	Subject   string
+	Family    string
+}
+
+// Cookie returns the request cookie's value, or "".
+func (d *RenderData) Cookie(name string) string { return d.Request.Cookies[name] }
+
+// Header returns the request header's first value, or "".
+func (d *RenderData) Header(name string) string { return d.Request.Headers.Get(name) }
+
+// Query returns the query parameter's first value, or "".
+func (d *RenderData) Query(name string) string { return d.Request.Query.Get(name) }
+
+// Body returns the request JSON body's value at a gjson path as a string,
+// or "".
+func (d *RenderData) Body(path string) string { return gjson.GetBytes(d.Request.Body, path).String() }
+
+// Var returns a variable, or "".
+func (d *RenderData) Var(name string) string { return d.Vars[name] }
+
+// JWTKey signs the mock's JWT-shaped tokens (HS256). They are test tokens:
+// the key is public on purpose.
+var JWTKey = []byte("refreshmock-not-a-secret")
+
+// FuncNames lists the template functions, for documentation and the JSON
+// Schema.
+var FuncNames = []string{"json", "uuid", "jwt", "dict", "unix", "rfc3339", "add", "default"}
+
+var funcs = template.FuncMap{
+	// json writes any value as JSON: {{ json (.Cookie "x") }} gives a quoted
+	// string, safe inside a JSON body.
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+	"uuid": NewUUID,
+	// jwt signs a claims mapping: {{ jwt (dict "sub" "u1" "exp" (unix .Now)) }}.
+	"jwt": func(claims map[string]any) (string, error) { return SignJWT(claims) },
+	"dict": func(kv ...any) (map[string]any, error) {
+		if len(kv)%2 != 0 {
+			return nil, fmt.Errorf("dict needs key-value pairs, got %d arguments", len(kv))
+		}
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			k, ok := kv[i].(string)
+			if !ok {
+				return nil, fmt.Errorf("dict key %v is not a string", kv[i])
+			}
+			m[k] = kv[i+1]
+		}
+		return m, nil
+	},
+	"unix":    func(t time.Time) int64 { return t.Unix() },
+	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"add":     func(a, b int) int { return a + b },
+	"default": func(def, v string) string {
+		if v == "" {
+			return def
+		}
+		return v
+	},
+}
+
+func parseTemplate(name, text string) (*template.Template, error) {
+	return template.New(name).Option("missingkey=error").Funcs(funcs).Parse(text)
+}
+
+// hasAction reports whether text holds a template action at all.
+func hasAction(text string) bool { return bytes.Contains([]byte(text), []byte("{{")) }
+
+// NewUUID returns a random version 4 UUID.
+func NewUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// SignJWT returns an HS256 JWT (header.payload.signature) of claims, signed
+// with JWTKey.
+func SignJWT(claims map[string]any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("jwt claims: %w", err)
+	}
+	enc := base64.RawURLEncoding
+	unsigned := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString(payload)
+	mac := hmac.New(sha256.New, JWTKey)
+	mac.Write([]byte(unsigned))
+	return unsigned + "." + enc.EncodeToString(mac.Sum(nil)), nil
+}
+
+// Rendered is a response ready to write.
+type Rendered struct {
+	Status  int
+	Header  http.Header
+	Cookies []RenderedCookie
+	Body    []byte
+}
+
+// RenderedCookie is a scripted cookie with its value rendered. Attributes
+// the scenario leaves unset are the server's to choose.
+type RenderedCookie struct {
+	Value string
+	Spec  *Cookie
+}
+
+// Render produces the scenario's response for one request. It is safe for
+// concurrent use.
+func (s *Scenario) Render(data *RenderData) (*Rendered, error) {
+	r := &s.Response
+	out := &Rendered{Status: r.Status, Header: http.Header{}}
+	for name, v := range r.Headers {
+		val := v
+		if t := r.headerTpl[name]; t != nil {
+			var err error
+			if val, err = execute(t, data); err != nil {
+				return nil, fmt.Errorf("scenario %s: header %s: %w", s.Name, name, err)
+			}
+		}
+		out.Header.Set(name, val)
+	}
+	for i := range r.Cookies {
+		c := &r.Cookies[i]
+		val := c.Value
+		if c.valueTpl != nil {
+			var err error
+			if val, err = execute(c.valueTpl, data); err != nil {
+				return nil, fmt.Errorf("scenario %s: cookie %s: %w", s.Name, c.Name, err)
+			}
+		}
+		out.Cookies = append(out.Cookies, RenderedCookie{Value: val, Spec: c})
+	}
+	switch {
+	case r.bodyTmpl != nil:
+		b, err := execute(r.bodyTmpl, data)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %s: body_template: %w", s.Name, err)
+		}
+		out.Body = []byte(b)
+	case r.bodyJSON != nil:
+		out.Body = r.bodyJSON
+	}
+	if out.Body != nil {
+		ct := r.ContentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		out.Header.Set("Content-Type", ct)
+	}
+	return out, nil
+}
+
+func execute(t *template.Template, data *RenderData) (string, error) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// SampleData is the request used to check templates at load time.
+func SampleData() *RenderData {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	access, _ := SignJWT(map[string]any{"sub": "user_sample", "iat": now.Unix(), "exp": now.Add(15 * time.Minute).Unix()})
+	return &RenderData{
+		Request: RequestData{
+			Method:  http.MethodPost,
+			Path:    "/auth/refresh",
+			Headers: http.Header{"Content-Type": {"application/json"}},
+			Cookies: map[string]string{"refresh_token": "rt_sample"},
+			Query:   url.Values{},
+			Body:    []byte(`{"refresh_token":"rt_sample"}`),
+		},
+		Now:   now,
+		Token: TokenData{Access: access, Refresh: "rt_sample_next", ExpiresIn: 900, Subject: "user_sample", Family: "fam_sample"},
+		Vars:  map[string]string{},
+	}
+}
