@@ -265,5 +265,3 @@ func recordBlockStarts(root *yaml.Node, sc *Scenario, file string) {
 func operationList(sp *spec.Spec) string { return strings.Join(sp.OperationIDs(), ", ") }
 
 func nearest(got string, known []string) string { return suggest(got, known) }
-
-

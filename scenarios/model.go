@@ -27,9 +27,9 @@ type Scenario struct {
 	Priority int `yaml:"priority" json:"priority,omitempty"`
 	// Match says when the mock picks the scenario by itself. A scenario with
 	// no match rules is only chosen by name, by Prefer, or as the default.
-	Match    *Match    `yaml:"match" json:"match,omitempty"`
-	Response Response  `yaml:"response" json:"response"`
-	Conform  *Conform  `yaml:"conform" json:"conform,omitempty"`
+	Match    *Match   `yaml:"match" json:"match,omitempty"`
+	Response Response `yaml:"response" json:"response"`
+	Conform  *Conform `yaml:"conform" json:"conform,omitempty"`
 
 	// Pos is where the scenario starts.
 	Pos Pos `yaml:"-" json:"-"`

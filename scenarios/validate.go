@@ -398,4 +398,3 @@ func requestVars(rq *Request) []string {
 	slices.Sort(out)
 	return out
 }
-
