@@ -198,10 +198,13 @@ type Pos struct {
 	Col  int    `json:"col"`
 }
 
-// String renders file:line:col.
+// String renders file:line:col, or file:line when the column is unknown.
 func (p Pos) String() string {
-	if p.Line == 0 {
+	switch {
+	case p.Line == 0:
 		return p.File
+	case p.Col == 0:
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
 	}
 	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
 }

@@ -42,6 +42,7 @@ var version = "dev"
 func commands() map[string]command {
 	return map[string]command{
 		"version": {"print the version", runVersion},
+		"lint":    {"validate scenario files and show which statuses they cover", runLint},
 	}
 }
 
