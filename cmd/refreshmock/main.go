@@ -43,6 +43,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"version": {"print the version", runVersion},
 		"lint":    {"validate scenario files and show which statuses they cover", runLint},
+		"new":     {"scaffold a scenario for a documented status", runNew},
 	}
 }
 
