@@ -44,6 +44,7 @@ func commands() map[string]command {
 		"version": {"print the version", runVersion},
 		"lint":    {"validate scenario files and show which statuses they cover", runLint},
 		"new":     {"scaffold a scenario for a documented status", runNew},
+		"serve":   {"serve the mock (Gin) from the spec and the scenarios", runServe},
 	}
 }
 

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/refreshmock/refreshmock/mockserver"
+	"github.com/refreshmock/refreshmock/scenarios"
+	"github.com/refreshmock/refreshmock/spec"
+)
+
+// processStart is when the process started, to report time-to-ready.
+var processStart = time.Now()
+
+const serveHelp = `Usage: refreshmock serve [flags]
+
+Serves a mock of every operation of the spec on --addr, answering from the
+scenario files: stateful refresh-token rotation with reuse detection, test
+tokens (rt_test_<status>_<reason>), request validation, CORS for dev
+servers, and a control API under /__mock/ (see the README).
+
+A response is chosen, in order, by: X-Mock-Scenario: NAME or Prefer:
+code=N / example=NAME; a scenario armed through POST /__mock/arm; the
+scenarios' match rules; the operation's default. Each request logs one line
+with the scenario and the rule that chose it.
+
+The seeded refresh token (--seed-token, default rt_seed_dev) is valid from
+the start; POST /__mock/tokens issues more, POST /__mock/reset starts over.
+Scenario files given with --scenarios are reloaded when they change; an
+invalid edit is logged with file:line and the last good set keeps serving.
+
+Examples:
+  refreshmock serve
+  refreshmock serve --addr 127.0.0.1:9000 --base-path /api --access-ttl 30s
+  refreshmock serve --scenarios ./scenarios --cors-origin http://localhost:5173
+  refreshmock serve --addr 0.0.0.0:8080 --control-token "$(openssl rand -hex 16)"
+  curl -i -X POST http://127.0.0.1:8080/auth/refresh --cookie refresh_token=rt_seed_dev
+  curl -X POST http://127.0.0.1:8080/__mock/arm -d '{"scenario":"rate-limited","count":1}'
+`
+
+// serveListFlag collects a repeatable flag; each value may hold a comma list.
+type serveListFlag []string
+
+func (l *serveListFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *serveListFlag) Set(v string) error {
+	for p := range strings.SplitSeq(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+// serveSizeFlag is a byte count written as 1048576, 1MiB, 512KiB, 1MB or 64KB.
+type serveSizeFlag int64
+
+func (s *serveSizeFlag) String() string { return strconv.FormatInt(int64(*s), 10) }
+
+func (s *serveSizeFlag) Set(v string) error {
+	n, err := parseServeSize(v)
+	if err != nil {
+		return err
+	}
+	*s = serveSizeFlag(n)
+	return nil
+}
+
+func parseServeSize(v string) (int64, error) {
+	t := strings.TrimSpace(v)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}} {
+		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size such as 1048576, 1MiB or 512KiB", v)
+	}
+	return n * mult, nil
+}
+
+type serveOptions struct {
+	spec, addr, basePath, seed, controlToken  string
+	accessTTL, refreshTTL, reloadEvery, grace time.Duration
+	sameSite, cookieDomain, cookiePath        string
+	cookieSecure, noValidate                  bool
+	scenarioPaths, corsOrigins                serveListFlag
+	maxBody                                   serveSizeFlag
+	journalSize                               int
+	logFormat, logLevel, tlsCert, tlsKey      string
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", serveHelp, stderr)
+	o := serveOptions{maxBody: mockserver.DefaultMaxBody}
+	fs.StringVar(&o.spec, "spec", "", "OpenAPI document (default: the embedded Refresh Token spec)")
+	fs.Var(&o.scenarioPaths, "scenarios", "scenario file or directory; repeatable (default: the shipped scenarios, not reloaded)")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on; a non-loopback address needs --control-token")
+	fs.StringVar(&o.basePath, "base-path", "", "prefix of every operation path, e.g. /api (the control API stays at /__mock/)")
+	fs.StringVar(&o.seed, "seed-token", mockserver.DefaultSeedToken, "refresh token valid from the start and after reset; empty for none")
+	fs.DurationVar(&o.accessTTL, "access-ttl", mockserver.DefaultAccessTTL, "lifetime of access tokens (exp, expires_in)")
+	fs.DurationVar(&o.refreshTTL, "refresh-ttl", mockserver.DefaultRefreshTTL, "lifetime of refresh tokens on the mock clock (and the cookie's Max-Age)")
+	fs.StringVar(&o.sameSite, "cookie-samesite", "Lax", "SameSite of the refresh_token cookie: Lax, Strict or None (None implies Secure)")
+	fs.BoolVar(&o.cookieSecure, "cookie-secure", false, "mark the refresh_token cookie Secure (always with TLS)")
+	fs.StringVar(&o.cookieDomain, "cookie-domain", "", "Domain of the refresh_token cookie (default: host-only)")
+	fs.StringVar(&o.cookiePath, "cookie-path", "/", "Path of the refresh_token cookie")
+	fs.Var(&o.corsOrigins, "cors-origin", "allowed CORS origin, scheme://host[:port], scheme://host:* or *; repeatable or comma-separated (default http://localhost:*,http://127.0.0.1:*)")
+	fs.StringVar(&o.controlToken, "control-token", os.Getenv("REFRESHMOCK_CONTROL_TOKEN"), "bearer token the control API requires (env REFRESHMOCK_CONTROL_TOKEN)")
+	fs.Var(&o.maxBody, "max-body", "request body limit, e.g. 1MiB or 65536 (default 1MiB)")
+	fs.BoolVar(&o.noValidate, "no-validate-requests", false, "do not validate requests against the spec")
+	fs.IntVar(&o.journalSize, "journal-size", mockserver.DefaultJournalSize, "requests kept in the journal (GET /__mock/journal)")
+	fs.DurationVar(&o.reloadEvery, "reload-interval", mockserver.DefaultReloadInterval, "how often to look for scenario file changes; 0 turns hot reload off")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json (logs go to stderr)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); needs --tls-key")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "private key (PEM) for --tls-cert")
+	fs.DurationVar(&o.grace, "shutdown-grace", 10*time.Second, "how long in-flight requests may finish on SIGINT/SIGTERM")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q; see refreshmock help serve", errUsage, fs.Args())
+	}
+	log, err := newServeLogger(stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.config(log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("%w: listen on %s: %w", errUsage, o.addr, err)
+	}
+	defer ln.Close()
+	tcp, _ := ln.Addr().(*net.TCPAddr)
+	if tcp != nil && !tcp.IP.IsLoopback() && cfg.ControlToken == "" {
+		return fmt.Errorf("%w: %s is not a loopback address; anyone who reaches it could drive the control API: set --control-token (or REFRESHMOCK_CONTROL_TOKEN), or listen on 127.0.0.1", errUsage, ln.Addr())
+	}
+	srv, err := mockserver.New(cfg)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	scheme, serve := "http", func() error { return hs.Serve(ln) }
+	if cfg.TLS {
+		scheme, serve = "https", func() error { return hs.ServeTLS(ln, o.tlsCert, o.tlsKey) }
+	}
+	base := fmt.Sprintf("%s://%s", scheme, ln.Addr())
+	log.Info("listening",
+		"url", base+cfg.BasePath,
+		"control", base+mockserver.ControlPrefix+"/",
+		"spec", cfg.Spec.Name(),
+		"scenarios", len(cfg.Scenarios.All()),
+		"seed_token", cfg.SeedToken,
+		"ready_in", time.Since(processStart).Round(time.Microsecond),
+	)
+	interval := o.reloadEvery
+	if interval <= 0 {
+		interval = -1
+	}
+	if err := srv.Run(ctx, hs, serve, o.grace, interval); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// config turns the flags into a mockserver.Config, loading the spec and
+// the scenarios. Every scenario problem is written to the log.
+func (o *serveOptions) config(log *slog.Logger) (mockserver.Config, error) {
+	var cfg mockserver.Config
+	var sp *spec.Spec
+	var err error
+	if o.spec == "" {
+		sp, err = spec.Default()
+	} else {
+		sp, err = spec.LoadFile(o.spec)
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	set, diags, err := scenarios.LoadPaths(sp, o.scenarioPaths...)
+	for _, d := range diags {
+		if d.Severity == scenarios.SevError {
+			log.Error("invalid scenario", "at", d.Pos.String(), "problem", d.String())
+		} else {
+			log.Warn("scenario warning", "at", d.Pos.String(), "problem", d.String())
+		}
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	sameSite, ok := map[string]http.SameSite{"lax": http.SameSiteLaxMode, "strict": http.SameSiteStrictMode, "none": http.SameSiteNoneMode}[strings.ToLower(o.sameSite)]
+	if !ok {
+		return cfg, fmt.Errorf("%w: --cookie-samesite %q: use Lax, Strict or None", errUsage, o.sameSite)
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return cfg, fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	}
+	if o.accessTTL < time.Second {
+		return cfg, fmt.Errorf("%w: --access-ttl %s is under a second; expires_in counts whole seconds", errUsage, o.accessTTL)
+	}
+	cfg = mockserver.Config{
+		Spec:               sp,
+		Scenarios:          set,
+		ScenarioPaths:      o.scenarioPaths,
+		BasePath:           o.basePath,
+		SeedToken:          o.seed,
+		AccessTTL:          o.accessTTL,
+		RefreshTTL:         o.refreshTTL,
+		Cookie:             mockserver.CookieConfig{Path: o.cookiePath, Domain: o.cookieDomain, SameSite: sameSite, Secure: o.cookieSecure},
+		TLS:                o.tlsCert != "",
+		CORSOrigins:        o.corsOrigins,
+		ControlToken:       o.controlToken,
+		MaxBody:            int64(o.maxBody),
+		NoValidateRequests: o.noValidate,
+		JournalSize:        o.journalSize,
+		Logger:             log,
+	}
+	return cfg, nil
+}
+
+// newServeLogger builds the slog logger of a subcommand, writing to stderr.
+func newServeLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("%w: --log-level %q: use debug, info, warn or error", errUsage, level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("%w: --log-format %q: use text or json", errUsage, format)
+}

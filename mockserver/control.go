@@ -1,0 +1,331 @@
+package mockserver
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/refreshmock/refreshmock/scenarios"
+)
+
+// controlEndpoints lists the control API, for its 404 message.
+var controlEndpoints = []string{
+	"GET /__mock/health",
+	"GET /__mock/scenarios",
+	"GET /__mock/arm",
+	"POST /__mock/arm",
+	"DELETE /__mock/arm",
+	"POST /__mock/reset",
+	"GET /__mock/journal",
+	"GET /__mock/clock",
+	"POST /__mock/clock/advance",
+	"POST /__mock/tokens",
+	"POST /__mock/reload",
+}
+
+func (s *Server) controlRoutes(e *gin.Engine) {
+	g := e.Group(ControlPrefix, s.controlGuard)
+	g.GET("/health", s.ctlHealth)
+	g.GET("/scenarios", s.ctlScenarios)
+	g.GET("/arm", s.ctlArmed)
+	g.POST("/arm", s.ctlArm)
+	g.DELETE("/arm", s.ctlDisarm)
+	g.POST("/reset", s.ctlReset)
+	g.GET("/journal", s.ctlJournal)
+	g.GET("/clock", s.ctlClock)
+	g.POST("/clock/advance", s.ctlAdvance)
+	g.POST("/tokens", s.ctlTokens)
+	g.POST("/reload", s.ctlReload)
+}
+
+// controlError is the control API's error body.
+type controlError struct {
+	Error string `json:"error"`
+}
+
+func ctlFail(c *gin.Context, status int, format string, args ...any) {
+	c.Header("Cache-Control", "no-store")
+	c.AbortWithStatusJSON(status, controlError{Error: fmt.Sprintf(format, args...)})
+}
+
+// controlGuard lets a request drive the control API when it carries the
+// configured token, or, when no token is configured, when it comes from
+// loopback, names a loopback host (no DNS rebinding) and, if it has an
+// Origin, comes from the control API's own origin.
+func (s *Server) controlGuard(c *gin.Context) {
+	r := c.Request
+	if tok := s.cfg.ControlToken; tok != "" {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(tok)) != 1 {
+			c.Header("WWW-Authenticate", `Bearer realm="refreshmock control API"`)
+			ctlFail(c, http.StatusUnauthorized, "the control API needs Authorization: Bearer <token> (serve --control-token)")
+			return
+		}
+		c.Header("Cache-Control", "no-store")
+		c.Next()
+		return
+	}
+	if !loopbackAddr(r.RemoteAddr) {
+		ctlFail(c, http.StatusForbidden, "the control API only answers loopback clients; serve with --control-token to use it from %s", r.RemoteAddr)
+		return
+	}
+	if !loopbackHost(r.Host) {
+		ctlFail(c, http.StatusForbidden, "the control API only answers requests for localhost, 127.0.0.1 or [::1], not Host %q", r.Host)
+		return
+	}
+	if o := r.Header.Get("Origin"); o != "" && !sameOrigin(o, r.Host) {
+		ctlFail(c, http.StatusForbidden, "the control API does not answer pages of other origins (Origin %s); drive it from a terminal, a test, or with --control-token", o)
+		return
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		ctlFail(c, http.StatusForbidden, "the control API does not answer pages of other origins (Sec-Fetch-Site: %s)", site)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Next()
+}
+
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, host)
+}
+
+func (s *Server) controlNotFound(c *gin.Context) {
+	ctlFail(c, http.StatusNotFound, "no control endpoint %s %s; endpoints: %s", c.Request.Method, c.Request.URL.Path, strings.Join(controlEndpoints, ", "))
+}
+
+// decodeControl reads a small JSON body strictly; an empty body leaves v
+// as it is.
+func decodeControl(c *gin.Context, v any) bool {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, 64<<10))
+	if err != nil {
+		ctlFail(c, http.StatusBadRequest, "read body: %v", err)
+		return false
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return true
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		ctlFail(c, http.StatusBadRequest, "the body is not the expected JSON: %v", err)
+		return false
+	}
+	return true
+}
+
+// Health is the body of GET /__mock/health.
+type Health struct {
+	Status     string       `json:"status"`
+	Spec       string       `json:"spec"`
+	BasePath   string       `json:"base_path"`
+	Scenarios  int          `json:"scenarios"`
+	Files      []string     `json:"files"`
+	LoadedAt   time.Time    `json:"loaded_at"`
+	LastReload reloadStatus `json:"last_reload"`
+	Now        time.Time    `json:"now"`
+	Tokens     int          `json:"tokens"`
+	Families   int          `json:"families"`
+	Armed      int          `json:"armed"`
+}
+
+func (s *Server) ctlHealth(c *gin.Context) {
+	snap := s.snap.Load()
+	s.reloadMu.Lock()
+	last := s.lastReload
+	s.reloadMu.Unlock()
+	tokens, fams, armed := s.store.counts()
+	files := snap.set.Files()
+	if files == nil {
+		files = []string{}
+	}
+	c.JSON(http.StatusOK, Health{Status: "ok", Spec: s.cfg.Spec.Name(), BasePath: s.cfg.BasePath, Scenarios: len(snap.set.All()),
+		Files: files, LoadedAt: snap.loadedAt, LastReload: last, Now: s.store.now(), Tokens: tokens, Families: fams, Armed: armed})
+}
+
+// ScenarioInfo is one element of GET /__mock/scenarios.
+type ScenarioInfo struct {
+	Name        string           `json:"name"`
+	Operation   string           `json:"operation"`
+	Status      int              `json:"status"`
+	Description string           `json:"description,omitempty"`
+	Tags        []string         `json:"tags,omitempty"`
+	Default     bool             `json:"default,omitempty"`
+	Priority    int              `json:"priority,omitempty"`
+	Match       string           `json:"match,omitempty"`
+	Rotate      bool             `json:"rotate,omitempty"`
+	Fault       string           `json:"fault,omitempty"`
+	Delay       *scenarios.Delay `json:"delay,omitempty"`
+	File        string           `json:"file"`
+	Line        int              `json:"line"`
+}
+
+func (s *Server) ctlScenarios(c *gin.Context) {
+	snap := s.snap.Load()
+	out := []ScenarioInfo{}
+	for _, op := range s.cfg.Spec.Operations() {
+		for _, sc := range snap.sel.Ordered(op.ID) {
+			out = append(out, ScenarioInfo{
+				Name: sc.Name, Operation: sc.Operation, Status: sc.Response.Status, Description: sc.Description, Tags: sc.Tags,
+				Default: sc.Default, Priority: sc.Priority, Match: sc.Match.String(), Rotate: sc.Response.Rotate,
+				Fault: sc.Response.Fault, Delay: sc.Response.Delay, File: sc.Pos.File, Line: sc.Pos.Line,
+			})
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"scenarios": out})
+}
+
+// ArmRequest is the body of POST /__mock/arm.
+type ArmRequest struct {
+	Scenario string `json:"scenario"`
+	// Count is how many requests the scenario answers; default 1.
+	Count int `json:"count"`
+	// Session scopes it to one client: an X-Mock-Session header value, a
+	// mock_session cookie value, a refresh-token family id, or a refresh
+	// token (which stands for its family). Empty: any client.
+	Session string `json:"session"`
+}
+
+func (s *Server) ctlArm(c *gin.Context) {
+	var req ArmRequest
+	if !decodeControl(c, &req) {
+		return
+	}
+	if req.Count == 0 {
+		req.Count = 1
+	}
+	set := s.snap.Load().set
+	sc, ok := set.Get(req.Scenario)
+	if !ok {
+		ctlFail(c, http.StatusNotFound, "unknown scenario %q; scenarios: %s", req.Scenario, strings.Join(set.Names(), ", "))
+		return
+	}
+	e, err := s.store.arm(sc, req.Count, req.Session)
+	if err != nil {
+		ctlFail(c, http.StatusBadRequest, "%v", err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"armed": e, "queue": s.store.armedList()})
+}
+
+func (s *Server) ctlArmed(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"queue": s.store.armedList()})
+}
+
+func (s *Server) ctlDisarm(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"disarmed": s.store.disarm()})
+}
+
+func (s *Server) ctlReset(c *gin.Context) {
+	s.store.reset()
+	s.journal.reset()
+	now, _ := s.store.clock()
+	c.JSON(http.StatusOK, gin.H{"reset": true, "seed_token": s.cfg.SeedToken, "now": now})
+}
+
+func (s *Server) ctlJournal(c *gin.Context) {
+	n := 0
+	if v := c.Query("limit"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 0 {
+			ctlFail(c, http.StatusBadRequest, "limit %q is not a non-negative number", v)
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"entries": s.journal.last(n)})
+}
+
+// ClockState is the body of GET /__mock/clock and POST /__mock/clock/advance.
+type ClockState struct {
+	Now    time.Time `json:"now"`
+	Offset string    `json:"offset"`
+}
+
+func (s *Server) ctlClock(c *gin.Context) {
+	now, off := s.store.clock()
+	c.JSON(http.StatusOK, ClockState{Now: now, Offset: off.String()})
+}
+
+// AdvanceRequest is the body of POST /__mock/clock/advance.
+type AdvanceRequest struct {
+	// By is a Go duration, e.g. "15m" or "720h".
+	By string `json:"by"`
+}
+
+func (s *Server) ctlAdvance(c *gin.Context) {
+	var req AdvanceRequest
+	if !decodeControl(c, &req) {
+		return
+	}
+	d, err := time.ParseDuration(req.By)
+	if err != nil || d <= 0 || d > 100*365*24*time.Hour {
+		ctlFail(c, http.StatusBadRequest, "by %q is not a positive duration such as \"15m\" or \"720h\"", req.By)
+		return
+	}
+	now, off := s.store.advance(d)
+	c.JSON(http.StatusOK, ClockState{Now: now, Offset: off.String()})
+}
+
+// TokenRequest is the body of POST /__mock/tokens.
+type TokenRequest struct {
+	// Subject is the sub claim of the family's access tokens; default a
+	// random user_ id.
+	Subject string `json:"subject"`
+	// SetCookie also sets the token as the refresh_token cookie.
+	SetCookie bool `json:"set_cookie"`
+}
+
+func (s *Server) ctlTokens(c *gin.Context) {
+	var req TokenRequest
+	if !decodeControl(c, &req) {
+		return
+	}
+	iss := s.store.issue(req.Subject)
+	if req.SetCookie {
+		c.Header("Set-Cookie", s.cookie(&scenarios.Cookie{Name: RefreshCookie}, iss.RefreshToken).String())
+	}
+	c.JSON(http.StatusOK, iss)
+}
+
+func (s *Server) ctlReload(c *gin.Context) {
+	if err := s.Reload(); err != nil {
+		status := http.StatusUnprocessableEntity
+		if errors.Is(err, errNothingToReload) {
+			status = http.StatusConflict
+		}
+		ctlFail(c, status, "%v", err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"reloaded": true, "scenarios": len(s.snap.Load().set.All())})
+}

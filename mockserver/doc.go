@@ -1,0 +1,128 @@
+// Package mockserver is the mock server behind `refreshmock serve`: a Gin
+// engine that answers every operation of an OpenAPI document from a
+// scenario set, behaving like a real refresh endpoint (token rotation,
+// reuse detection, a mock clock), plus a control API.
+//
+// Handlers are thin: the choice of a scenario lives in
+// [scenarios.Selector], the token state in a small mutex-guarded store,
+// and templating in [scenarios.Scenario.Render].
+//
+// # How a response is chosen
+//
+// Requests are routed with the spec (paths under Config.BasePath). Then:
+//
+//  1. The request is read and checked. A body over Config.MaxBody answers
+//     400 request_too_large; a body whose Content-Type the operation does
+//     not accept answers 400 unsupported_media_type; JSON that does not
+//     parse answers 400 malformed_json; a request the spec's schema rejects
+//     (libopenapi-validator) answers 422 validation_error with details such
+//     as {"loc": ["body", "refresh_token"], "msg": "...", "type":
+//     "string_type"}. Config.NoValidateRequests skips the last two.
+//  2. The refresh token is read from the refresh_token cookie, or else from
+//     the JSON body's refresh_token, and the store gives its state: valid,
+//     missing, expired, reused, invalid or revoked.
+//  3. explicit: "X-Mock-Scenario: NAME", "Prefer: example=NAME" (a scenario
+//     name) or "Prefer: code=N" (the first scenario with status N in match
+//     order whose rules hold, else the first with status N, else the spec's
+//     example for N). An unknown name, a scenario of another operation, or a
+//     code the operation does not document answers 400 invalid_request whose
+//     message lists the scenario names that exist.
+//  4. armed: a scenario queued through the control API (below).
+//  5. match: the operation's scenarios with match rules, in match order:
+//     higher priority first, then more conditions (an "any" counts its
+//     smallest alternative), then load order. The first whose rules all
+//     hold is chosen.
+//  6. default: the operation's default scenario; for an operation with no
+//     scenario at all, the spec's example of its lowest 2xx response.
+//
+// The response carries X-Mock-Scenario-Used and X-Mock-Rule, the journal
+// records why, and one log line per request gives method, path, scenario,
+// rule, status and latency. The mock never answers a status the operation
+// does not document (unless a scenario opts in with
+// allow_undocumented_status); a panic answers the documented 500 envelope.
+// Requests that route to no operation answer 404 not_found, or 405
+// method_not_allowed with an Allow header, in the same envelope.
+//
+// # Tokens and the mock clock
+//
+// The store starts with Config.SeedToken (rt_seed_dev by default) valid.
+// A scenario with response.rotate retires the presented token and issues
+// the next of its family: a JWT-shaped access token (HS256 with sub, sid,
+// iat, exp, jti; expires_in = Config.AccessTTL) and a new refresh token,
+// set as "Set-Cookie: refresh_token=...; Path; Max-Age; HttpOnly; SameSite"
+// (Secure with TLS, with CookieConfig.Secure, or with SameSite=None), with
+// Cache-Control: no-store. Presenting a rotated token again is reuse: it
+// answers refresh_token_reused and revokes the family, whose newer tokens
+// answer refresh_token_revoked from then on. Refresh tokens expire after
+// Config.RefreshTTL of mock time. The store keeps at most 100,000 tokens,
+// forgetting the oldest.
+//
+// Test tokens rt_test_<status>_<reason> are not in the store; the shipped
+// scenarios match them (cookie or body) and answer their status.
+//
+// # Control API
+//
+// Under /__mock/, outside the base path. JSON in and out; errors are
+// {"error": "message"} with 400, 401, 403, 404, 409 or 422.
+//
+//	GET    /__mock/health          {"status":"ok","spec":...,"base_path":...,"scenarios":N,"files":[...],
+//	                               "loaded_at":...,"last_reload":{"at":...,"ok":true,"errors":[...]},
+//	                               "now":...,"tokens":N,"families":N,"armed":N}
+//	GET    /__mock/scenarios       {"scenarios":[{"name","operation","status","description","tags","default",
+//	                               "priority","match","rotate","fault","delay","file","line"}]} in match order
+//	POST   /__mock/arm             body {"scenario":"rate-limited","count":2,"session":"tab-1"}
+//	                               -> {"armed":{"id","scenario","operation","remaining","session","armed_at"},"queue":[...]}
+//	                               count defaults to 1; session (optional) is an X-Mock-Session header value,
+//	                               a mock_session cookie value, a family id, or a refresh token (its family).
+//	                               Unknown scenario: 404 listing the names.
+//	GET    /__mock/arm             {"queue":[...]}
+//	DELETE /__mock/arm             {"disarmed":N}
+//	POST   /__mock/reset           {"reset":true,"seed_token":"rt_seed_dev","now":...}: forget tokens, armed
+//	                               entries and the journal; rewind the clock; seed again
+//	GET    /__mock/journal?limit=N {"entries":[{"seq","time","method","path","operation","status","scenario",
+//	                               "rule","why","rejected":[{"scenario","reason","held","of"}],"token_state",
+//	                               "family","session","fault","latency_ms"}]} oldest first, last N (ring of
+//	                               Config.JournalSize)
+//	GET    /__mock/clock           {"now":...,"offset":"15m0s"}
+//	POST   /__mock/clock/advance   body {"by":"15m"} -> {"now":...,"offset":...}
+//	POST   /__mock/tokens          body {"subject":"user_1","set_cookie":true} (both optional)
+//	                               -> {"refresh_token":"rt_...","family":"fam_...","subject":...,"expires_at":...}
+//	                               and, with set_cookie, the refresh_token cookie
+//	POST   /__mock/reload          reload the scenario files now; 422 with the problems if they do not load
+//
+// Armed entries answer the next matching requests of their scenario's
+// operation; entries scoped to one of the request's sessions go first,
+// then unscoped ones, each in arming order. A request that names a
+// scenario (explicit) does not use an armed entry up.
+//
+// Access: with Config.ControlToken set, every control request needs
+// "Authorization: Bearer TOKEN" (and allowed CORS origins may then call
+// it). Without a token the control API answers only clients on a loopback
+// address, with a loopback Host (localhost, 127.0.0.1, [::1]: no DNS
+// rebinding), and no Origin other than its own (no CORS at all): a page on
+// another origin cannot drive it. `serve` refuses a non-loopback --addr
+// without --control-token.
+//
+// # CORS
+//
+// Allowed origins (default any port of http://localhost and
+// http://127.0.0.1) get Access-Control-Allow-Origin (the origin) and
+// Access-Control-Allow-Credentials: true, so fetch(..., {credentials:
+// 'include'}) works; preflights answer 204 with the requested headers and
+// the documented methods. A preflight from another origin answers 403.
+//
+// # Hot reload
+//
+// With Config.ScenarioPaths, [Server.Watch] polls the files' names, sizes
+// and modification times (every 500ms in serve) and reloads on change. A
+// set with any error is not swapped in: each problem is logged with its
+// file:line and the last good set keeps serving. In-flight requests finish
+// with the set they started with.
+//
+// # Delays and faults
+//
+// response.delay waits a fixed or random duration (abandoned when the
+// client goes away). response.fault: connection_reset closes the TCP
+// connection with an RST, empty_reply closes it without a byte,
+// truncated_body sends the headers and half of the announced body.
+package mockserver

@@ -1,0 +1,546 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/refreshmock/refreshmock/spec"
+	"github.com/tidwall/gjson"
+)
+
+// Token states, as the mock's token store reports them for the presented
+// refresh token. They are the values of TokenStates.
+const (
+	TokenValid   = "valid"
+	TokenMissing = "missing"
+	TokenExpired = "expired"
+	TokenReused  = "reused"
+	TokenInvalid = "invalid"
+	TokenRevoked = "revoked"
+)
+
+// Rule names the step of the selection order that chose a response.
+type Rule string
+
+// The selection order, first to last.
+const (
+	// RuleExplicit: the request named the scenario (X-Mock-Scenario,
+	// Prefer: example=NAME) or a status (Prefer: code=N).
+	RuleExplicit Rule = "explicit"
+	// RuleArmed: the scenario was armed through the control API.
+	RuleArmed Rule = "armed"
+	// RuleMatch: the scenario's match rules held.
+	RuleMatch Rule = "match"
+	// RuleDefault: nothing else applied; the operation's default scenario,
+	// or the spec's example of its lowest 2xx response.
+	RuleDefault Rule = "default"
+)
+
+// Explicit-selection headers.
+const (
+	HeaderScenario = "X-Mock-Scenario"
+	HeaderPrefer   = "Prefer"
+)
+
+// MaxRejected bounds Selection.Rejected.
+const MaxRejected = 3
+
+// ErrSelect is wrapped by the errors Select returns for an explicit
+// selection that cannot be honoured: an unknown scenario name, a scenario
+// of another operation, or a Prefer the operation cannot satisfy.
+var ErrSelect = errors.New("cannot select")
+
+// Query is what Select decides on.
+type Query struct {
+	// Operation is the operationId the request routed to.
+	Operation string
+	Request   *RequestData
+	// Token is the state of the presented refresh token (one of
+	// TokenStates) as the mock's token store sees it.
+	Token string
+	// Armed returns a scenario armed for this request, or nil. Select calls
+	// it only when the request makes no explicit selection, so an armed
+	// scenario is not used up by a request that names another one. It may be
+	// nil.
+	Armed func() *Scenario
+}
+
+// Selection is the outcome of Select.
+type Selection struct {
+	// Scenario is the chosen scenario; nil when Example is set.
+	Scenario *Scenario
+	// Example is the documented status whose spec example answers, when no
+	// scenario applies (an operation without scenarios, or Prefer: code=N
+	// for a status no scenario scripts).
+	Example int
+	Rule    Rule
+	// Why says in words why the rule chose it.
+	Why string
+	// Rejected lists the nearest scenarios whose match rules did not hold,
+	// with the reason, nearest first (at most MaxRejected).
+	Rejected []Rejection
+}
+
+// Name is the chosen scenario's name, or "example:<status>".
+func (s Selection) Name() string {
+	if s.Scenario != nil {
+		return s.Scenario.Name
+	}
+	return "example:" + strconv.Itoa(s.Example)
+}
+
+// Rejection is a scenario whose match rules did not hold.
+type Rejection struct {
+	Scenario string `json:"scenario"`
+	Reason   string `json:"reason"`
+	// Held and Of count the conditions that held out of those evaluated.
+	Held int `json:"held"`
+	Of   int `json:"of"`
+}
+
+// Selector picks scenarios from a Set. It precomputes the match order of
+// every operation and is immutable, so it is safe for concurrent use.
+type Selector struct {
+	set     *Set
+	ordered map[string][]*Scenario // per operation: match order
+}
+
+// NewSelector prepares set for selection.
+func NewSelector(set *Set) *Selector {
+	sel := &Selector{set: set, ordered: map[string][]*Scenario{}}
+	for _, sc := range set.All() {
+		sel.ordered[sc.Operation] = append(sel.ordered[sc.Operation], sc)
+	}
+	for _, list := range sel.ordered {
+		sortByPrecedence(list)
+	}
+	return sel
+}
+
+// Set returns the set the selector chooses from.
+func (sel *Selector) Set() *Set { return sel.set }
+
+// Ordered returns the operation's scenarios in match order: higher
+// priority first, then more conditions, then load order.
+func (sel *Selector) Ordered(opID string) []*Scenario { return sel.ordered[opID] }
+
+// sortByPrecedence orders scenarios as the match step tries them. The sort
+// is stable, so load order breaks the remaining ties.
+func sortByPrecedence(list []*Scenario) {
+	sort.SliceStable(list, func(i, j int) bool {
+		a, b := list[i], list[j]
+		if a.Priority != b.Priority {
+			return a.Priority > b.Priority
+		}
+		return a.Match.Conditions() > b.Match.Conditions()
+	})
+}
+
+// Select chooses the response for one request, in this order: explicit
+// (X-Mock-Scenario, Prefer: example=NAME, Prefer: code=N), armed, match
+// rules, default. It returns an error wrapping ErrSelect when the request
+// asks for something that does not exist; the message lists what does.
+func (sel *Selector) Select(q Query) (Selection, error) {
+	var header http.Header
+	if q.Request != nil {
+		header = q.Request.Headers
+	}
+	name, code, hasCode, err := explicit(header)
+	if err != nil {
+		return Selection{}, err
+	}
+	if name != "" {
+		return sel.byName(q, name, code, hasCode)
+	}
+	if hasCode {
+		return sel.byCode(q, code)
+	}
+	if q.Armed != nil {
+		if sc := q.Armed(); sc != nil {
+			return Selection{Scenario: sc, Rule: RuleArmed, Why: "armed through the control API"}, nil
+		}
+	}
+	var rejected []Rejection
+	for _, sc := range sel.ordered[q.Operation] {
+		if sc.Match == nil {
+			continue
+		}
+		r := sc.Match.Eval(q.Request, q.Token)
+		if r.OK {
+			why := "match rules held: " + sc.Match.String()
+			return Selection{Scenario: sc, Rule: RuleMatch, Why: why, Rejected: nearestRejected(rejected)}, nil
+		}
+		rejected = append(rejected, Rejection{Scenario: sc.Name, Reason: r.Reason, Held: r.Held, Of: r.Of})
+	}
+	if sc := sel.set.Default(q.Operation); sc != nil {
+		return Selection{Scenario: sc, Rule: RuleDefault, Why: "no match rule held; the operation's default scenario", Rejected: nearestRejected(rejected)}, nil
+	}
+	op, ok := sel.set.Spec().Operation(q.Operation)
+	if !ok {
+		return Selection{}, fmt.Errorf("%w: operation %q is not in the spec", ErrSelect, q.Operation)
+	}
+	status := lowest2xx(op)
+	if status == 0 {
+		return Selection{}, fmt.Errorf("%w: operation %s has no scenario that applies and documents no 2xx response", ErrSelect, op.ID)
+	}
+	return Selection{Example: status, Rule: RuleDefault, Why: fmt.Sprintf("no scenario applies; the spec's example of %d", status), Rejected: nearestRejected(rejected)}, nil
+}
+
+func (sel *Selector) byName(q Query, name string, code int, hasCode bool) (Selection, error) {
+	sc, ok := sel.set.Get(name)
+	if !ok {
+		return Selection{}, fmt.Errorf("%w: unknown scenario %q%s; scenarios of %s: %s", ErrSelect, name,
+			nearest(name, sel.set.Names()), q.Operation, strings.Join(sel.names(q.Operation), ", "))
+	}
+	if sc.Operation != q.Operation {
+		return Selection{}, fmt.Errorf("%w: scenario %q belongs to operation %s, not %s; scenarios of %s: %s", ErrSelect, name,
+			sc.Operation, q.Operation, q.Operation, strings.Join(sel.names(q.Operation), ", "))
+	}
+	if hasCode && sc.Response.Status != code {
+		return Selection{}, fmt.Errorf("%w: Prefer asks for code=%d but scenario %q answers %d", ErrSelect, code, name, sc.Response.Status)
+	}
+	return Selection{Scenario: sc, Rule: RuleExplicit, Why: "named by the request"}, nil
+}
+
+func (sel *Selector) byCode(q Query, code int) (Selection, error) {
+	var first *Scenario
+	for _, sc := range sel.ordered[q.Operation] {
+		if sc.Response.Status != code {
+			continue
+		}
+		if sc.Match == nil || sc.Match.Eval(q.Request, q.Token).OK {
+			return Selection{Scenario: sc, Rule: RuleExplicit, Why: fmt.Sprintf("Prefer: code=%d; the first scenario with that status whose match rules hold", code)}, nil
+		}
+		if first == nil {
+			first = sc
+		}
+	}
+	if first != nil {
+		return Selection{Scenario: first, Rule: RuleExplicit, Why: fmt.Sprintf("Prefer: code=%d; the first scenario with that status", code)}, nil
+	}
+	op, ok := sel.set.Spec().Operation(q.Operation)
+	if ok && op.Documents(code) {
+		return Selection{Example: code, Rule: RuleExplicit, Why: fmt.Sprintf("Prefer: code=%d; no scenario scripts it, the spec's example", code)}, nil
+	}
+	var docs []string
+	if ok {
+		for _, s := range op.Statuses() {
+			docs = append(docs, strconv.Itoa(s))
+		}
+	}
+	return Selection{}, fmt.Errorf("%w: Prefer: code=%d is not documented for %s (documented: %s); scenarios of %s: %s", ErrSelect, code,
+		q.Operation, strings.Join(docs, ", "), q.Operation, strings.Join(sel.names(q.Operation), ", "))
+}
+
+func (sel *Selector) names(opID string) []string {
+	var out []string
+	for _, sc := range sel.set.All() {
+		if sc.Operation == opID {
+			out = append(out, sc.Name)
+		}
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return []string{"(none)"}
+	}
+	return out
+}
+
+func lowest2xx(op *spec.Operation) int {
+	for _, s := range op.Statuses() {
+		if s >= 200 && s < 300 {
+			return s
+		}
+	}
+	return 0
+}
+
+// nearestRejected keeps the rejections that came closest to holding: the
+// most conditions held, then the fewest evaluated, then match order.
+func nearestRejected(rs []Rejection) []Rejection {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := slices.Clone(rs)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Held != b.Held {
+			return a.Held > b.Held
+		}
+		return a.Of < b.Of
+	})
+	if len(out) > MaxRejected {
+		out = out[:MaxRejected]
+	}
+	return out
+}
+
+// explicit reads X-Mock-Scenario and Prefer. Prefer takes comma- or
+// semicolon-separated preferences; code=N and example=NAME are used, others
+// (such as Prism's dynamic=true) are ignored.
+func explicit(h http.Header) (name string, code int, hasCode bool, err error) {
+	if h == nil {
+		return "", 0, false, nil
+	}
+	name = strings.TrimSpace(h.Get(HeaderScenario))
+	var example string
+	for _, v := range h.Values(HeaderPrefer) {
+		for part := range strings.FieldsFuncSeq(v, func(r rune) bool { return r == ',' || r == ';' }) {
+			k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok {
+				continue
+			}
+			val = strings.Trim(strings.TrimSpace(val), `"`)
+			switch strings.ToLower(strings.TrimSpace(k)) {
+			case "code":
+				n, convErr := strconv.Atoi(val)
+				if convErr != nil || n < 100 || n > 599 {
+					return "", 0, false, fmt.Errorf("%w: Prefer: code=%q is not an HTTP status", ErrSelect, val)
+				}
+				code, hasCode = n, true
+			case "example":
+				example = val
+			}
+		}
+	}
+	if name != "" && example != "" && name != example {
+		return "", 0, false, fmt.Errorf("%w: %s names %q but Prefer: example names %q", ErrSelect, HeaderScenario, name, example)
+	}
+	if name == "" {
+		name = example
+	}
+	return name, code, hasCode, nil
+}
+
+// EvalResult is the outcome of evaluating match rules.
+type EvalResult struct {
+	OK bool
+	// Held and Of count the conditions that held out of those evaluated
+	// (for Any, those of its nearest alternative).
+	Held, Of int
+	// Reason names the first condition that did not hold.
+	Reason string
+}
+
+// Eval evaluates the match rules against a request and the state of its
+// refresh token. All conditions must hold; when Any is set, at least one
+// alternative must hold as well. A nil Match never holds: such a scenario
+// is only chosen by name, by Prefer or as the default.
+func (m *Match) Eval(req *RequestData, token string) EvalResult {
+	if m == nil {
+		return EvalResult{Reason: "no match rules"}
+	}
+	if req == nil {
+		req = &RequestData{}
+	}
+	var res EvalResult
+	fail := func(reason string) {
+		if res.Reason == "" {
+			res.Reason = reason
+		}
+	}
+	check := func(group string, conds map[string]Condition, lookup func(string) (string, bool)) {
+		for _, name := range sortedKeys(conds) {
+			c := conds[name]
+			res.Of++
+			val, present := lookup(name)
+			if ok, why := c.Test(val, present); ok {
+				res.Held++
+			} else {
+				fail(group + "." + name + ": " + why)
+			}
+		}
+	}
+	if m.Token != "" {
+		res.Of++
+		if m.Token == token {
+			res.Held++
+		} else {
+			fail(fmt.Sprintf("token: state is %s, want %s", orNone(token), m.Token))
+		}
+	}
+	check("cookies", m.Cookies, func(n string) (string, bool) {
+		v, ok := req.Cookies[n]
+		return v, ok
+	})
+	check("headers", m.Headers, func(n string) (string, bool) {
+		vals := req.Headers.Values(n)
+		return strings.Join(vals, ", "), len(vals) > 0
+	})
+	check("query", m.Query, func(n string) (string, bool) {
+		vals, ok := req.Query[n]
+		return strings.Join(vals, ","), ok
+	})
+	check("body", m.Body, func(path string) (string, bool) {
+		if len(req.Body) == 0 {
+			return "", false
+		}
+		r := gjson.GetBytes(req.Body, path)
+		return r.String(), r.Exists()
+	})
+	if len(m.Any) > 0 {
+		best := EvalResult{Held: -1}
+		found := false
+		for i := range m.Any {
+			r := m.Any[i].Eval(req, token)
+			if r.OK {
+				best, found = r, true
+				break
+			}
+			if r.Held > best.Held || (r.Held == best.Held && r.Of < best.Of) {
+				best = r
+			}
+		}
+		res.Held += max(best.Held, 0)
+		res.Of += best.Of
+		if !found {
+			fail(fmt.Sprintf("any: none of %d alternatives held; nearest: %s", len(m.Any), best.Reason))
+		}
+	}
+	res.OK = res.Reason == ""
+	return res
+}
+
+// Conditions counts the conditions the match rules require: the direct
+// ones plus, for Any, those of its smallest alternative. The match order
+// prefers scenarios with more conditions.
+func (m *Match) Conditions() int {
+	if m == nil {
+		return 0
+	}
+	n := len(m.Cookies) + len(m.Headers) + len(m.Query) + len(m.Body)
+	if m.Token != "" {
+		n++
+	}
+	if len(m.Any) > 0 {
+		least := -1
+		for i := range m.Any {
+			if c := m.Any[i].Conditions(); least < 0 || c < least {
+				least = c
+			}
+		}
+		n += least
+	}
+	return n
+}
+
+// String renders the match rules compactly, e.g.
+// `token=valid` or `any(cookies.refresh_token=rt_x | body.refresh_token=rt_x)`.
+func (m *Match) String() string {
+	if m == nil {
+		return ""
+	}
+	var parts []string
+	if m.Token != "" {
+		parts = append(parts, "token="+m.Token)
+	}
+	for _, g := range []struct {
+		name  string
+		conds map[string]Condition
+	}{{"cookies", m.Cookies}, {"headers", m.Headers}, {"query", m.Query}, {"body", m.Body}} {
+		for _, k := range sortedKeys(g.conds) {
+			parts = append(parts, g.name+"."+k+g.conds[k].String())
+		}
+	}
+	if len(m.Any) > 0 {
+		alts := make([]string, len(m.Any))
+		for i := range m.Any {
+			alts[i] = m.Any[i].String()
+		}
+		parts = append(parts, "any("+strings.Join(alts, " | ")+")")
+	}
+	return strings.Join(parts, " ")
+}
+
+// Test applies the condition to a value; present says whether the value
+// was sent at all. When it does not hold, why says what was found.
+func (c Condition) Test(value string, present bool) (ok bool, why string) {
+	if c.Present != nil {
+		if present == *c.Present {
+			return true, ""
+		}
+		if present {
+			return false, "present, want absent"
+		}
+		return false, "absent, want present"
+	}
+	if !present {
+		return false, "absent, want " + c.want()
+	}
+	switch {
+	case c.Equals != nil:
+		if value == *c.Equals {
+			return true, ""
+		}
+	case c.Prefix != "":
+		if strings.HasPrefix(value, c.Prefix) {
+			return true, ""
+		}
+	case c.Contains != "":
+		if strings.Contains(value, c.Contains) {
+			return true, ""
+		}
+	case c.Regex != "":
+		if c.re != nil && c.re.MatchString(value) {
+			return true, ""
+		}
+	default:
+		return true, ""
+	}
+	return false, fmt.Sprintf("got %q, want %s", spec.Shorten(value, 60), c.want())
+}
+
+func (c Condition) want() string {
+	if c.Equals != nil {
+		return strconv.Quote(*c.Equals)
+	}
+	return strings.TrimSpace(c.String())
+}
+
+// String renders the condition as an operator and operand, e.g. `="x"`.
+func (c Condition) String() string {
+	switch {
+	case c.Present != nil && *c.Present:
+		return " present"
+	case c.Present != nil:
+		return " absent"
+	case c.Equals != nil:
+		return "=" + strconv.Quote(*c.Equals)
+	case c.Prefix != "":
+		return " prefix " + strconv.Quote(c.Prefix)
+	case c.Contains != "":
+		return " contains " + strconv.Quote(c.Contains)
+	case c.Regex != "":
+		return " matching " + strconv.Quote(c.Regex)
+	}
+	return ""
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(not given)"
+	}
+	return s
+}
+
+func sortedKeys(m map[string]Condition) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	if len(m) == 1 {
+		for k := range m {
+			return []string{k}
+		}
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
