@@ -41,7 +41,7 @@ Examples:
 
 // defaultSchemaRef is where editors find the scenario JSON Schema when the
 // scaffold is not written next to a checkout's scenarios/ directory.
-const defaultSchemaRef = "https://raw.githubusercontent.com/refreshmock/refreshmock/main/scenarios/scenario.schema.json"
+const defaultSchemaRef = scenarios.SchemaID
 
 func runNew(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("new", newHelp, stderr)
