@@ -1,0 +1,394 @@
+package conformance
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/refreshmock/refreshmock/spec"
+	"github.com/tidwall/gjson"
+)
+
+// Check ids of the runner's own checks. Spec and envelope findings use the
+// rule ids of package spec (response-body-schema, envelope-status-matches,
+// ...). The ids are stable: CI configurations refer to them.
+const (
+	CheckStatusExpected       = "status-expected"
+	CheckTransport            = "transport-error"
+	CheckResponseTooLarge     = "response-too-large"
+	CheckRedirect             = "redirect-cross-origin"
+	CheckLatency              = "latency-budget"
+	CheckRetryAfter           = "retry-after-valid"
+	CheckInternalDetails      = "internal-details-leak"
+	CheckCacheControl         = "token-cache-control"
+	CheckCookieHTTPOnly       = "cookie-httponly"
+	CheckCookieSecure         = "cookie-secure"
+	CheckCookieSameSite       = "cookie-samesite"
+	CheckCookiePath           = "cookie-path"
+	CheckExpiresIn            = "expires-in-jwt"
+	CheckTokenEchoed          = "token-echoed"
+	CheckAssertion            = "scenario-assertion"
+	CheckCapture              = "scenario-capture"
+	CheckRotationReuse        = "rotation-reuse-accepted"
+	CheckRotationFamily       = "rotation-family-not-revoked"
+	CheckRotationNotRotated   = "rotation-not-rotated"
+	CheckRaceMultipleSuccess  = "race-multiple-success"
+	CheckServerError          = "server-error"
+	CheckQueryTokenAccepted   = "query-token-accepted"
+	CheckUndocumentedMethodOK = "undocumented-method-accepted"
+	CheckNegativeNotRejected  = "negative-not-rejected"
+)
+
+// CheckInfo describes a check for documentation and reports.
+type CheckInfo struct {
+	ID       string
+	Severity Severity
+	What     string
+}
+
+// Checks lists the runner's own checks. Spec findings (rules of package
+// spec, such as response-body-schema) and envelope rules (spec.Rules) are
+// errors as well.
+var Checks = []CheckInfo{
+	{CheckStatusExpected, SevError, "the status is the one the case expects"},
+	{spec.RuleResponseStatus, SevError, "the status is documented for the operation"},
+	{spec.RuleResponseBody, SevError, "the body matches the documented schema (formats asserted)"},
+	{spec.RuleResponseType, SevError, "the content type is documented"},
+	{spec.RuleResponseHeader, SevError, "documented headers are present and valid"},
+	{CheckTransport, SevError, "a complete response came back in time"},
+	{CheckResponseTooLarge, SevError, "the response body stays under the size cap"},
+	{CheckRedirect, SevError, "the target does not redirect to another origin"},
+	{CheckLatency, SevError, "the response came within --max-latency"},
+	{CheckRetryAfter, SevError, "a 429 carries a valid Retry-After"},
+	{CheckInternalDetails, SevError, "no stack trace, panic or SQL error in the body"},
+	{CheckCacheControl, SevWarn, "a response carrying a token has Cache-Control: no-store (RFC 6749 5.1)"},
+	{CheckCookieHTTPOnly, SevWarn, "a token cookie is HttpOnly"},
+	{CheckCookieSecure, SevWarn, "a token cookie is Secure"},
+	{CheckCookieSameSite, SevWarn, "a token cookie has SameSite"},
+	{CheckCookiePath, SevWarn, "a token cookie has a narrow Path (not /)"},
+	{CheckExpiresIn, SevWarn, "expires_in agrees with the access token's exp - iat"},
+	{CheckTokenEchoed, SevWarn, "an error body does not echo the token that was sent"},
+	{CheckAssertion, SevError, "a scenario step's assertions hold"},
+	{CheckCapture, SevError, "a scenario step's captures are present"},
+	{CheckNegativeNotRejected, SevError, "an invalid request is rejected with a documented 4xx"},
+	{CheckRotationReuse, SevError, "a rotated-away refresh token is rejected"},
+	{CheckRotationFamily, SevWarn, "after reuse, the newest token of the family is revoked too (RFC 9700)"},
+	{CheckRotationNotRotated, SevWarn, "a successful refresh issues a new refresh token"},
+	{CheckRaceMultipleSuccess, SevError, "of parallel refreshes with one token, at most one succeeds"},
+	{CheckServerError, SevError, "no 5xx where the request is the client's fault"},
+	{CheckQueryTokenAccepted, SevError, "a token in the query string is not accepted"},
+	{CheckUndocumentedMethodOK, SevError, "an undocumented method does not succeed"},
+}
+
+// CheckInput is one recorded response with what the case expects of it.
+type CheckInput struct {
+	Method string
+	// Path is the request path relative to the target's base path, so that
+	// it matches the spec's paths.
+	Path   string
+	Status int
+	Header http.Header
+	Body   []byte
+	// Expected lists the acceptable statuses; empty means any.
+	Expected []int
+	// ExpectedWhy names the expectation in messages, e.g. "a documented 4xx".
+	ExpectedWhy string
+	// SentTokens are the secrets the request carried (cookie and body
+	// values), which an error body must not echo.
+	SentTokens []string
+	// TokenCookies are the cookie names that carry tokens.
+	TokenCookies []string
+	Latency      time.Duration
+	MaxLatency   time.Duration
+	// SkipSpec skips the spec and envelope checks (for requests the spec
+	// does not document, such as an undocumented method).
+	SkipSpec bool
+}
+
+// CheckResponse runs every response check against the spec and the
+// runner's own rules. It does no I/O. op may be nil when the request does
+// not route to a documented operation.
+func CheckResponse(sp *spec.Spec, op *spec.Operation, in CheckInput) []Finding {
+	var out []Finding
+	add := func(f Finding) { out = append(out, f) }
+	if len(in.Expected) > 0 && !slices.Contains(in.Expected, in.Status) {
+		why := in.ExpectedWhy
+		if why == "" {
+			why = statusList(in.Expected)
+		}
+		f := Finding{
+			Check: CheckStatusExpected, Severity: SevError,
+			Message:  fmt.Sprintf("expected status %s, got %d", why, in.Status),
+			Expected: statusList(in.Expected), Got: strconv.Itoa(in.Status),
+		}
+		if op != nil {
+			f.SpecPointer = op.Pointer() + "/responses"
+		}
+		if code := gjson.GetBytes(in.Body, "code"); code.Type == gjson.String {
+			f.Message += fmt.Sprintf(" (code %q)", code.Str)
+		}
+		add(f)
+	}
+	ct := in.Header.Get("Content-Type")
+	if !in.SkipSpec && op != nil {
+		req := &http.Request{Method: in.Method, URL: &url.URL{Scheme: "http", Host: "target", Path: in.Path}, Header: http.Header{}}
+		for _, v := range sp.ValidateResponse(req, in.Status, in.Header, in.Body) {
+			add(fromViolation(v))
+		}
+		for _, v := range op.CheckEnvelope(in.Status, ct, in.Body) {
+			add(fromViolation(v))
+		}
+	}
+	if in.MaxLatency > 0 && in.Latency > in.MaxLatency {
+		add(Finding{Check: CheckLatency, Severity: SevError,
+			Message:  fmt.Sprintf("answered in %s, over the --max-latency budget of %s", in.Latency.Round(time.Millisecond), in.MaxLatency),
+			Expected: "<= " + in.MaxLatency.String(), Got: in.Latency.Round(time.Millisecond).String()})
+	}
+	if in.Status == http.StatusTooManyRequests {
+		add429(in.Header, add)
+	}
+	if f, ok := leak(in.Body); ok {
+		add(f)
+	}
+	if in.Status >= 400 {
+		for _, tok := range in.SentTokens {
+			if len(tok) >= 8 && strings.Contains(string(in.Body), tok) {
+				add(Finding{Check: CheckTokenEchoed, Severity: SevWarn, In: "body",
+					Message: "the error body echoes the token the request sent (" + Fingerprint(tok) + "); error messages must not repeat credentials",
+					Value:   Fingerprint(tok)})
+				break
+			}
+		}
+	}
+	if in.Status >= 200 && in.Status < 300 {
+		out = append(out, hygiene(in)...)
+	}
+	return out
+}
+
+func fromViolation(v spec.Violation) Finding {
+	return Finding{
+		Check: v.Rule, Severity: SevError, Message: v.Message,
+		Field: v.Field, Value: v.Value, In: v.In,
+		SpecPointer: v.SpecPointer, SpecLine: v.SpecLine, HowToFix: v.HowToFix,
+	}
+}
+
+func statusList(ss []int) string {
+	if len(ss) == 1 {
+		return strconv.Itoa(ss[0])
+	}
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = strconv.Itoa(s)
+	}
+	return "one of " + strings.Join(parts, ", ")
+}
+
+func add429(h http.Header, add func(Finding)) {
+	ra := strings.TrimSpace(h.Get("Retry-After"))
+	f := Finding{Check: CheckRetryAfter, Severity: SevError, Field: "Retry-After", In: "header",
+		Expected: "delay-seconds (e.g. 30) or an HTTP-date (RFC 9110 10.2.3)"}
+	switch {
+	case ra == "":
+		f.Message = "a 429 must carry a Retry-After header saying when to retry; got none"
+		add(f)
+	case isDigits(ra):
+		// delay-seconds
+	default:
+		if _, err := http.ParseTime(ra); err != nil {
+			f.Message = fmt.Sprintf("Retry-After must be delay-seconds or an HTTP-date, got %q", spec.Shorten(ra, 60))
+			f.Value, f.Got = spec.Shorten(ra, 60), spec.Shorten(ra, 60)
+			add(f)
+		}
+	}
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// leakPatterns recognise stack traces and internal errors in bodies.
+var leakPatterns = []struct {
+	what string
+	re   *regexp.Regexp
+}{
+	{"a Go panic", regexp.MustCompile(`panic: |goroutine \d+ \[|runtime error: |\.go:\d+ \+0x`)},
+	{"a Python traceback", regexp.MustCompile(`Traceback \(most recent call last\)|File "[^"]+", line \d+`)},
+	{"a Java stack trace", regexp.MustCompile(`\bat [\w$.]+\([\w$]+\.java:\d+\)|Exception in thread "|\bjava\.lang\.\w+(Exception|Error)`)},
+	{"a .NET stack trace", regexp.MustCompile(`\bat [\w.<>]+\(.*\) in .+:line \d+|System\.\w+Exception`)},
+	{"a Node.js stack trace", regexp.MustCompile(`\bat .+ \(.+\.[cm]?js:\d+:\d+\)`)},
+	{"an SQL error", regexp.MustCompile(`(?i)SQLSTATE|syntax error at or near|You have an error in your SQL syntax|\bORA-\d{5}\b|\bpq: |sqlite3?\.\w*Error|PG::\w+Error|psycopg2?\.|violates (unique|foreign key|not-null) constraint`)},
+}
+
+func leak(body []byte) (Finding, bool) {
+	if len(body) == 0 {
+		return Finding{}, false
+	}
+	text := string(body)
+	if r := gjson.Parse(text); r.IsObject() {
+		// Look at string values (decoded), so that escapes do not hide
+		// a trace.
+		var sb strings.Builder
+		collectText(r, &sb)
+		text = sb.String()
+	}
+	for _, p := range leakPatterns {
+		if loc := p.re.FindStringIndex(text); loc != nil {
+			start := max(0, loc[0]-20)
+			end := min(len(text), loc[1]+40)
+			return Finding{Check: CheckInternalDetails, Severity: SevError, In: "body",
+				Message: "the response body reveals internal details (" + p.what + "); answer with the error envelope and log the details server-side",
+				Value:   strconv.Quote(text[start:end])}, true
+		}
+	}
+	return Finding{}, false
+}
+
+func collectText(r gjson.Result, sb *strings.Builder) {
+	switch {
+	case r.IsObject() || r.IsArray():
+		r.ForEach(func(_, v gjson.Result) bool {
+			collectText(v, sb)
+			return true
+		})
+	case r.Type == gjson.String:
+		sb.WriteString(r.Str)
+		sb.WriteByte('\n')
+	}
+}
+
+func collectStrings(body []byte, out *[]string) {
+	r := gjson.ParseBytes(body)
+	var walk func(gjson.Result)
+	walk = func(r gjson.Result) {
+		switch {
+		case r.IsObject() || r.IsArray():
+			r.ForEach(func(_, v gjson.Result) bool {
+				walk(v)
+				return true
+			})
+		case r.Type == gjson.String:
+			*out = append(*out, r.Str)
+		}
+	}
+	walk(r)
+}
+
+// isTokenCookie reports whether a cookie carries a token: one of the
+// operation's cookie parameters, or a name that says token or session.
+func isTokenCookie(name string, known []string) bool {
+	if slices.Contains(known, name) {
+		return true
+	}
+	n := strings.ToLower(name)
+	return strings.Contains(n, "token") || strings.Contains(n, "session")
+}
+
+// hygiene runs the token-hygiene checks on a 2xx response.
+func hygiene(in CheckInput) []Finding {
+	var out []Finding
+	carries := false
+	body := gjson.ParseBytes(in.Body)
+	for _, k := range []string{"access_token", "refresh_token", "id_token"} {
+		if v := body.Get(k); v.Type == gjson.String && v.Str != "" {
+			carries = true
+		}
+	}
+	resp := &http.Response{Header: in.Header}
+	for _, c := range resp.Cookies() {
+		if c.Value == "" || c.MaxAge < 0 || !isTokenCookie(c.Name, in.TokenCookies) {
+			continue
+		}
+		carries = true
+		field := "Set-Cookie " + c.Name
+		if !c.HttpOnly {
+			out = append(out, Finding{Check: CheckCookieHTTPOnly, Severity: SevWarn, Field: field, In: "header",
+				Message: fmt.Sprintf("cookie %s carries a token but is not HttpOnly; scripts on the page can read it", c.Name), Expected: "HttpOnly", Got: "absent"})
+		}
+		if !c.Secure {
+			out = append(out, Finding{Check: CheckCookieSecure, Severity: SevWarn, Field: field, In: "header",
+				Message: fmt.Sprintf("cookie %s carries a token but is not Secure; it may travel over plain HTTP (expected on a plain-HTTP loopback target)", c.Name), Expected: "Secure", Got: "absent"})
+		}
+		if c.SameSite == http.SameSiteDefaultMode {
+			out = append(out, Finding{Check: CheckCookieSameSite, Severity: SevWarn, Field: field, In: "header",
+				Message: fmt.Sprintf("cookie %s carries a token but has no SameSite attribute; set SameSite=Strict or Lax (None only with Secure, for cross-site setups)", c.Name), Expected: "SameSite=Strict|Lax|None", Got: "absent"})
+		}
+		if c.Path == "" || c.Path == "/" {
+			got := c.Path
+			if got == "" {
+				got = "absent (defaults to the request's directory)"
+			}
+			out = append(out, Finding{Check: CheckCookiePath, Severity: SevWarn, Field: field, In: "header",
+				Message:  fmt.Sprintf("cookie %s carries a token but its Path is %s; narrow it to the refresh endpoint (e.g. Path=/auth) so that it is not sent with every request", c.Name, got),
+				Expected: "a narrow Path such as /auth", Got: got, Value: c.Path})
+		}
+	}
+	if carries && !strings.Contains(strings.ToLower(in.Header.Get("Cache-Control")), "no-store") {
+		got := in.Header.Get("Cache-Control")
+		if got == "" {
+			got = "absent"
+		}
+		out = append(out, Finding{Check: CheckCacheControl, Severity: SevWarn, Field: "Cache-Control", In: "header",
+			Message:  "a response that carries a token must say Cache-Control: no-store (RFC 6749 section 5.1), got " + got,
+			Expected: "no-store", Got: got, Value: in.Header.Get("Cache-Control")})
+	}
+	if f, ok := checkExpiresIn(body); ok {
+		out = append(out, f)
+	}
+	return out
+}
+
+// checkExpiresIn compares expires_in with exp - iat of a JWT access token.
+func checkExpiresIn(body gjson.Result) (Finding, bool) {
+	at, ei := body.Get("access_token"), body.Get("expires_in")
+	if at.Type != gjson.String || ei.Type != gjson.Number {
+		return Finding{}, false
+	}
+	claims, ok := jwtClaims(at.Str)
+	if !ok {
+		return Finding{}, false
+	}
+	exp, iat := claims.Get("exp"), claims.Get("iat")
+	if exp.Type != gjson.Number || iat.Type != gjson.Number {
+		return Finding{}, false
+	}
+	life := exp.Float() - iat.Float()
+	tolerance := math.Max(2, life*0.01)
+	if math.Abs(ei.Float()-life) <= tolerance {
+		return Finding{}, false
+	}
+	return Finding{Check: CheckExpiresIn, Severity: SevWarn, Field: "$.expires_in", In: "body", Value: ei.Raw,
+		Message:  fmt.Sprintf("expires_in is %s but the access token lives %g seconds (exp - iat); clients schedule refreshes from expires_in", ei.Raw, life),
+		Expected: fmt.Sprintf("%g", life), Got: ei.Raw}, true
+}
+
+// jwtClaims decodes the payload of a JWT-shaped string.
+func jwtClaims(tok string) (gjson.Result, bool) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return gjson.Result{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil || !json.Valid(payload) {
+		return gjson.Result{}, false
+	}
+	r := gjson.ParseBytes(payload)
+	return r, r.IsObject()
+}

@@ -1,0 +1,236 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// outRequest is a request a case sends, before redaction.
+type outRequest struct {
+	Name        string
+	Method      string
+	Path        string // relative to the target's base path, e.g. /auth/refresh
+	Query       url.Values
+	Header      http.Header
+	Cookies     []*http.Cookie
+	Body        []byte
+	HasBody     bool
+	ContentType string
+}
+
+// tokens lists the values of the request's cookies and of string fields of
+// a JSON body, and Authorization credentials: what an error body must not
+// echo.
+func (o *outRequest) tokens() []string {
+	var out []string
+	for _, c := range o.Cookies {
+		out = append(out, c.Value)
+	}
+	for _, vals := range o.Query {
+		out = append(out, vals...)
+	}
+	if o.HasBody {
+		collectStrings(o.Body, &out)
+	}
+	if a := o.Header.Get("Authorization"); a != "" {
+		_, cred, _ := strings.Cut(a, " ")
+		out = append(out, cred)
+	}
+	return out
+}
+
+// response is what came back for one request.
+type response struct {
+	Status    int
+	Header    http.Header
+	Body      []byte
+	Truncated bool // the body was larger than the cap and was cut
+	Latency   time.Duration
+	Err       error
+	URL       string // the URL finally requested
+}
+
+// newClient builds the runner's HTTP client: timeouts on connect, TLS and
+// response headers, TLS settings from the config, and no redirect followed
+// to another origin (credentials must not leak there).
+func newClient(cfg *Config) (*http.Client, *tls.Config, error) {
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.Insecure} //nolint:gosec // explicit --insecure only
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: --ca: %w", ErrConfig, err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("%w: --ca %s: no PEM certificate found", ErrConfig, cfg.CAFile)
+		}
+		tlsConf.RootCAs = pool
+	}
+	connect := min(cfg.Timeout, 10*time.Second)
+	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       tlsConf,
+		TLSHandshakeTimeout:   connect,
+		ResponseHeaderTimeout: cfg.Timeout,
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   cfg.Concurrency + cfg.RaceRequests,
+		IdleConnTimeout:       30 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	client := &http.Client{
+		Transport: tr,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			first := via[0].URL
+			if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host || len(via) >= 3 {
+				// Not followed: the 3xx is reported as it came.
+				return http.ErrUseLastResponse
+			}
+			return nil
+		},
+	}
+	return client, tlsConf, nil
+}
+
+// preflight opens one connection to the target (and completes the TLS
+// handshake for https) without sending a request, so that an unreachable
+// target is a clear configuration error rather than a list of failures.
+func preflight(ctx context.Context, target *url.URL, tlsConf *tls.Config, timeout time.Duration) error {
+	host := target.Host
+	if target.Port() == "" {
+		if target.Scheme == "https" {
+			host = net.JoinHostPort(target.Hostname(), "443")
+		} else {
+			host = net.JoinHostPort(target.Hostname(), "80")
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(timeout, 10*time.Second))
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", host)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %s", ErrUnreachable, target.Redacted(), describeError(err, timeout))
+	}
+	defer conn.Close()
+	if target.Scheme != "https" {
+		return nil
+	}
+	conf := tlsConf.Clone()
+	conf.ServerName = target.Hostname()
+	tc := tls.Client(conn, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("%w: %s: %s", ErrUnreachable, target.Redacted(), describeError(err, timeout))
+	}
+	return nil
+}
+
+// describeError turns a transport error into a message that says what
+// went wrong and, where it helps, what to do.
+func describeError(err error, timeout time.Duration) string {
+	var (
+		dnsErr      *net.DNSError
+		unknownCA   x509.UnknownAuthorityError
+		hostErr     x509.HostnameError
+		invalidCert x509.CertificateInvalidError
+		recordErr   tls.RecordHeaderError
+		certVerify  *tls.CertificateVerificationError
+		netErr      net.Error
+	)
+	switch {
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("DNS: cannot resolve host %q (%s)", dnsErr.Name, dnsErr.Err)
+	case errors.As(err, &unknownCA):
+		return "TLS: the server's certificate is signed by an unknown authority; pass --ca FILE with the CA certificate (or --insecure to skip verification)"
+	case errors.As(err, &hostErr):
+		return fmt.Sprintf("TLS: the server's certificate is not valid for %q: %v", hostErr.Host, hostErr)
+	case errors.As(err, &invalidCert):
+		return fmt.Sprintf("TLS: the server's certificate is invalid: %v", invalidCert)
+	case errors.As(err, &certVerify):
+		return fmt.Sprintf("TLS: certificate verification failed: %v", certVerify.Err)
+	case errors.As(err, &recordErr):
+		return "TLS: the server did not answer with TLS; is the target http:// rather than https://?"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused: nothing listens there"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "the server reset the connection"
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("no complete answer within %s (--timeout)", timeout)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Sprintf("no complete answer within %s (--timeout)", timeout)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "the server closed the connection before a complete response"
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "tls: ") {
+		return "TLS: " + msg
+	}
+	return msg
+}
+
+// send performs one request with a deadline and reads at most maxBytes
+// of the body.
+func (r *runner) send(ctx context.Context, o *outRequest) *response {
+	u := *r.base
+	u.Path = strings.TrimSuffix(r.base.Path, "/") + o.Path
+	u.RawPath = ""
+	if len(o.Query) > 0 {
+		u.RawQuery = o.Query.Encode()
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	var body io.Reader
+	if o.HasBody {
+		body = bytes.NewReader(o.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, o.Method, u.String(), body)
+	if err != nil {
+		return &response{Err: err, URL: u.String()}
+	}
+	req.Header = o.Header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	if o.HasBody && o.ContentType != "" {
+		req.Header.Set("Content-Type", o.ContentType)
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", "refreshmock-conform")
+	}
+	for _, c := range o.Cookies {
+		req.AddCookie(c)
+	}
+	start := time.Now()
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return &response{Err: err, Latency: time.Since(start), URL: u.String()}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, r.cfg.MaxResponseBytes+1))
+	out := &response{Status: resp.StatusCode, Header: resp.Header, Latency: time.Since(start), URL: resp.Request.URL.String()}
+	if int64(len(data)) > r.cfg.MaxResponseBytes {
+		data, out.Truncated = data[:r.cfg.MaxResponseBytes], true
+	}
+	out.Body = data
+	if err != nil {
+		out.Err = err
+	}
+	return out
+}

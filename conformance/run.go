@@ -1,0 +1,431 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/refreshmock/refreshmock/spec"
+	"golang.org/x/sync/errgroup"
+)
+
+// runner holds what every case of a run shares.
+type runner struct {
+	cfg    *Config
+	sp     *spec.Spec
+	op     *spec.Operation // the operation generated cases and flows exercise
+	base   *url.URL
+	client *http.Client
+	red    *Redactor
+	// tokenCookies and tokenFields are where the operation takes its
+	// token: cookie parameters and string properties of the JSON body.
+	tokenCookies []string
+	tokenFields  []string
+}
+
+// caseDef is a case before it runs.
+type caseDef struct {
+	id, kind, title, source string
+	// needs are variables that must be set, else the case is skipped.
+	needs []string
+	// expects lists the statuses the case's steps expect, for the coverage
+	// table's explanations.
+	expects []int
+	run     func(ctx context.Context, cr *caseRun)
+}
+
+// Run executes the conformance suite against cfg.Target and returns the
+// report. The error wraps ErrConfig or ErrUnreachable when the run could
+// not start, or the context's error when it was interrupted (the partial
+// report is returned as well).
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.defaults()
+	r, err := newRunner(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	cases, err := r.select_(r.cases())
+	if err != nil {
+		return nil, err
+	}
+	if err := preflight(ctx, r.base, r.client.Transport.(*http.Transport).TLSClientConfig, cfg.Timeout); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	results := make([]CaseResult, len(cases))
+	var (
+		mu   sync.Mutex
+		done int
+	)
+	g := new(errgroup.Group)
+	g.SetLimit(cfg.Concurrency)
+	for i, c := range cases {
+		g.Go(func() error {
+			results[i] = r.runCase(ctx, c)
+			if cfg.Progress != nil {
+				mu.Lock()
+				done++
+				cfg.Progress(done, len(cases), results[i])
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	rep := &Report{
+		Target:    r.base.Redacted(),
+		Spec:      r.sp.Name(),
+		Operation: r.op.ID,
+		Cases:     results,
+		Duration:  time.Since(start),
+	}
+	rep.Coverage = r.coverage(cases, results)
+	rep.summarize(cfg.Strict, cfg.MinCoverage)
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("conformance run interrupted: %w", err)
+	}
+	return rep, nil
+}
+
+func newRunner(cfg *Config) (*runner, error) {
+	if cfg.Spec == nil {
+		return nil, fmt.Errorf("%w: no spec", ErrConfig)
+	}
+	base, err := parseTarget(cfg.Target)
+	if err != nil {
+		return nil, err
+	}
+	op, err := pickOperation(cfg.Spec, cfg.Operation)
+	if err != nil {
+		return nil, err
+	}
+	client, _, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, sp: cfg.Spec, op: op, base: base, client: client, red: cfg.Redactor}
+	for _, p := range op.Parameters {
+		if p.In == "cookie" {
+			r.tokenCookies = append(r.tokenCookies, p.Name)
+		}
+	}
+	if op.RequestBody != nil {
+		for _, p := range op.RequestBody.Properties {
+			if slices.Contains(p.Types, "string") {
+				r.tokenFields = append(r.tokenFields, p.Name)
+			}
+		}
+	}
+	for _, v := range cfg.Vars {
+		r.red.Add(v)
+	}
+	r.red.LearnHeader(cfg.Header)
+	for _, c := range cfg.Cookies {
+		r.red.Add(c.Value)
+	}
+	return r, nil
+}
+
+func pickOperation(sp *spec.Spec, id string) (*spec.Operation, error) {
+	if id != "" {
+		op, ok := sp.Operation(id)
+		if !ok {
+			return nil, fmt.Errorf("%w: --operation %q is not in %s; it has: %s", ErrConfig, id, sp.Name(), strings.Join(sp.OperationIDs(), ", "))
+		}
+		return op, nil
+	}
+	ops := sp.Operations()
+	if len(ops) == 1 {
+		return ops[0], nil
+	}
+	if op, ok := sp.Operation("refresh_token"); ok {
+		return op, nil
+	}
+	return nil, fmt.Errorf("%w: %s has %d operations; name one with --operation (%s)", ErrConfig, sp.Name(), len(ops), strings.Join(sp.OperationIDs(), ", "))
+}
+
+// matchCase reports whether a case id matches an --only/--skip pattern.
+func matchCase(id, pattern string) bool {
+	if id == pattern || strings.HasPrefix(id, strings.TrimSuffix(pattern, "/")+"/") {
+		return true
+	}
+	ok, _ := path.Match(pattern, id)
+	return ok
+}
+
+func (r *runner) select_(all []caseDef) ([]caseDef, error) {
+	var out []caseDef
+	for _, c := range all {
+		if len(r.cfg.Only) > 0 && !slices.ContainsFunc(r.cfg.Only, func(p string) bool { return matchCase(c.id, p) }) {
+			continue
+		}
+		if slices.ContainsFunc(r.cfg.Skip, func(p string) bool { return matchCase(c.id, p) }) {
+			continue
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		ids := make([]string, len(all))
+		for i, c := range all {
+			ids[i] = c.id
+		}
+		return nil, fmt.Errorf("%w: --only/--skip leave no case to run; the cases are: %s", ErrConfig, strings.Join(ids, ", "))
+	}
+	return out, nil
+}
+
+// CaseIDs lists the ids of the cases a configuration would run, without
+// running them.
+func CaseIDs(cfg Config) ([]string, error) {
+	cfg.defaults()
+	r, err := newRunner(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	cases, err := r.select_(r.cases())
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(cases))
+	for i, c := range cases {
+		ids[i] = c.id
+	}
+	return ids, nil
+}
+
+// caseRun is the state of one running case.
+type caseRun struct {
+	r   *runner
+	mu  sync.Mutex
+	res *CaseResult
+	// vars are the supplied variables and the values captured so far.
+	vars map[string]string
+}
+
+func (cr *caseRun) lookup(name string) (string, bool) {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	v, ok := cr.vars[name]
+	return v, ok
+}
+
+func (cr *caseRun) setVar(name, value string) {
+	cr.r.red.Add(value)
+	cr.mu.Lock()
+	cr.vars[name] = value
+	cr.mu.Unlock()
+}
+
+func (cr *caseRun) addFinding(f Finding) {
+	cr.mu.Lock()
+	cr.res.Findings = append(cr.res.Findings, f)
+	cr.mu.Unlock()
+}
+
+func (cr *caseRun) note(format string, args ...any) {
+	cr.mu.Lock()
+	cr.res.Notes = append(cr.res.Notes, fmt.Sprintf(format, args...))
+	cr.mu.Unlock()
+}
+
+func (r *runner) runCase(ctx context.Context, c caseDef) CaseResult {
+	res := CaseResult{ID: c.id, Kind: c.kind, Title: c.title, Source: c.source}
+	vars := map[string]string{}
+	for _, n := range c.needs {
+		v, ok := r.cfg.Vars[n]
+		if !ok {
+			res.Missing = append(res.Missing, n)
+			continue
+		}
+		vars[n] = v
+	}
+	if len(res.Missing) > 0 {
+		res.Outcome = Skip
+		res.SkipReason = "needs " + varHelp(res.Missing)
+		return res
+	}
+	for k, v := range r.cfg.Vars {
+		if _, ok := vars[k]; !ok {
+			vars[k] = v
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		res.Outcome = Skip
+		res.SkipReason = "not run: interrupted"
+		return res
+	}
+	cr := &caseRun{r: r, res: &res, vars: vars}
+	start := time.Now()
+	c.run(ctx, cr)
+	res.Duration = time.Since(start)
+	sort.SliceStable(res.Exchanges, func(i, j int) bool { return res.Exchanges[i].Step < res.Exchanges[j].Step })
+	for i := range res.Findings {
+		f := &res.Findings[i]
+		f.Message, f.Value, f.Got, f.Expected = r.red.String(f.Message), r.red.String(f.Value), r.red.String(f.Got), r.red.String(f.Expected)
+		f.HowToFix = r.red.String(f.HowToFix)
+	}
+	for i, n := range res.Notes {
+		res.Notes[i] = r.red.String(n)
+	}
+	sortFindings(res.Findings)
+	res.Outcome = Pass
+	if e, w := res.Count(); e > 0 || r.cfg.Strict && w > 0 {
+		res.Outcome = Fail
+	}
+	return res
+}
+
+// varHelp says how to set variables.
+func varHelp(names []string) string {
+	return fmt.Sprintf("%s (set with --var %s=..., env REFRESHMOCK_VAR_%s, or a --vars file)", strings.Join(names, ", "), names[0], names[0])
+}
+
+// expectation is what a case expects of one response.
+type expectation struct {
+	op       *spec.Operation // nil when the request does not route
+	statuses []int
+	why      string
+	skipSpec bool
+}
+
+// exchange sends one request of a case, records it (redacted), runs every
+// check on the response and adds the findings. It returns nil when no
+// response came back (a transport-error finding is added).
+func (cr *caseRun) exchange(ctx context.Context, step int, name string, o *outRequest, exp expectation) *response {
+	r := cr.r
+	r.red.LearnHeader(o.Header)
+	for _, c := range o.Cookies {
+		r.red.Add(c.Value)
+	}
+	if o.HasBody {
+		r.red.LearnJSON(o.Body)
+	}
+	resp := r.send(ctx, o)
+	if resp.Header != nil {
+		r.red.LearnHeader(resp.Header)
+		r.red.LearnJSON(resp.Body)
+	}
+	ex := Exchange{
+		Step: step, Name: name, Method: o.Method, URL: r.red.String(resp.URL),
+		Expected: exp.statuses, Status: resp.Status, Bytes: len(resp.Body), Latency: resp.Latency,
+		Curl: cr.curl(o),
+	}
+	if resp.Header != nil {
+		ex.ContentType = resp.Header.Get("Content-Type")
+	}
+	if exp.op != nil && !exp.skipSpec {
+		ex.Operation = exp.op.ID
+	}
+	var findings []Finding
+	switch {
+	case resp.Err != nil && resp.Status == 0:
+		ex.Error = describeError(resp.Err, r.cfg.Timeout)
+		findings = append(findings, Finding{Check: CheckTransport, Severity: SevError,
+			Message: "no response: " + ex.Error, Expected: exp.why})
+	default:
+		if resp.Err != nil {
+			ex.Error = describeError(resp.Err, r.cfg.Timeout)
+			findings = append(findings, Finding{Check: CheckTransport, Severity: SevError,
+				Message: fmt.Sprintf("status %d came back but reading the body failed: %s", resp.Status, ex.Error)})
+		}
+		if resp.Truncated {
+			findings = append(findings, Finding{Check: CheckResponseTooLarge, Severity: SevError,
+				Message:  fmt.Sprintf("the response body is larger than the %d-byte cap; it was cut there", r.cfg.MaxResponseBytes),
+				Expected: fmt.Sprintf("<= %d bytes", r.cfg.MaxResponseBytes), Got: "more"})
+		}
+		if resp.Status >= 300 && resp.Status < 400 {
+			if loc := resp.Header.Get("Location"); loc != "" {
+				findings = append(findings, Finding{Check: CheckRedirect, Severity: SevError, Field: "Location", In: "header", Value: r.red.String(loc),
+					Message: fmt.Sprintf("the target answered %d with a redirect to %s, which was not followed (another origin, or too many hops); credentials are never sent there", resp.Status, r.red.String(loc))})
+			}
+		}
+		in := CheckInput{
+			Method: o.Method, Path: o.Path, Status: resp.Status, Header: resp.Header, Body: resp.Body,
+			Expected: exp.statuses, ExpectedWhy: exp.why, SentTokens: o.tokens(), TokenCookies: r.tokenCookies,
+			Latency: resp.Latency, MaxLatency: r.cfg.MaxLatency, SkipSpec: exp.skipSpec || resp.Truncated,
+		}
+		findings = append(findings, CheckResponse(r.sp, exp.op, in)...)
+	}
+	r.cfg.Logger.Debug("conform request", "case", cr.res.ID, "step", step, "method", o.Method,
+		"url", ex.URL, "status", resp.Status, "latency", resp.Latency, "findings", len(findings))
+	cr.mu.Lock()
+	for i := range findings {
+		findings[i].Step, findings[i].StepName = step, name
+	}
+	cr.res.Exchanges = append(cr.res.Exchanges, ex)
+	cr.res.Findings = append(cr.res.Findings, findings...)
+	cr.mu.Unlock()
+	if resp.Status == 0 {
+		return nil
+	}
+	return resp
+}
+
+// baseRequest starts a request to the operation with the configured
+// headers and cookies; withTokenCookies false leaves out configured
+// cookies that carry the operation's token.
+func (r *runner) baseRequest(op *spec.Operation, withTokenCookies bool) *outRequest {
+	o := &outRequest{Method: op.Method, Path: spec.SampleRequest(op).URL.Path, Header: r.cfg.Header.Clone()}
+	if o.Header == nil {
+		o.Header = http.Header{}
+	}
+	for _, c := range r.cfg.Cookies {
+		if !withTokenCookies && slices.Contains(r.tokenCookies, c.Name) {
+			continue
+		}
+		o.Cookies = append(o.Cookies, c)
+	}
+	return o
+}
+
+// coverage builds the table of the operation's documented statuses.
+func (r *runner) coverage(cases []caseDef, results []CaseResult) []CoverageRow {
+	rows := make([]CoverageRow, 0, len(r.op.Responses))
+	for _, resp := range r.op.Responses {
+		row := CoverageRow{Status: resp.Status, Description: resp.Description}
+		var expectedBy, skippedBy []string
+		var gotInstead []string
+		for i, res := range results {
+			for _, ex := range res.Exchanges {
+				if ex.Status == resp.Status && ex.Operation == r.op.ID {
+					row.Observed = true
+					if !slices.Contains(row.Cases, res.ID) {
+						row.Cases = append(row.Cases, res.ID)
+					}
+				} else if slices.Contains(ex.Expected, resp.Status) && len(ex.Expected) == 1 {
+					expectedBy = append(expectedBy, fmt.Sprintf("%s got %s", res.ID, statusOrError(ex)))
+					gotInstead = append(gotInstead, res.ID)
+				}
+			}
+			if res.Outcome == Skip && slices.Contains(cases[i].expects, resp.Status) {
+				skippedBy = append(skippedBy, fmt.Sprintf("%s (needs %s)", res.ID, strings.Join(res.Missing, ", ")))
+			}
+		}
+		if !row.Observed {
+			switch {
+			case len(expectedBy) > 0:
+				row.Why = "expected but not returned: " + strings.Join(expectedBy, "; ")
+			case len(skippedBy) > 0:
+				row.Why = "skipped: " + strings.Join(skippedBy, "; ")
+			default:
+				row.Why = "no case provokes it"
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func statusOrError(ex Exchange) string {
+	if ex.Status == 0 {
+		return "no response"
+	}
+	return fmt.Sprint(ex.Status)
+}
