@@ -45,6 +45,7 @@ func commands() map[string]command {
 		"lint":    {"validate scenario files and show which statuses they cover", runLint},
 		"new":     {"scaffold a scenario for a documented status", runNew},
 		"serve":   {"serve the mock (Gin) from the spec and the scenarios", runServe},
+		"conform": {"run the conformance suite against a real implementation", runConform},
 	}
 }
 

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/refreshmock/refreshmock/conformance"
+	"github.com/refreshmock/refreshmock/scenarios"
+	"github.com/refreshmock/refreshmock/spec"
+)
+
+const conformHelp = `Usage: refreshmock conform --target URL [flags]
+
+Runs the conformance suite against a real implementation of the Refresh
+Token operation and reports where it departs from the spec, the error
+envelope and token-handling practice.
+
+Cases: every scenario with a conform section (skipped, naming the
+variable, when a variable it needs is not set); negative cases derived
+from the spec (no token, malformed JSON, every wrong JSON type, empty
+string, wrong content type, oversized body); flows (rotation and reuse,
+RACE_REFRESH_TOKEN for N parallel refreshes, QUERY_REFRESH_TOKEN for a
+token in the query string, METHOD_REFRESH_TOKEN for an undocumented
+method).
+
+Variables are looked up in this order: --var, env REFRESHMOCK_VAR_NAME,
+env NAME, --vars files (the last file that sets it).
+
+Reports: text on stdout (one line per case, then findings with a
+reproducing curl, coverage and a summary); --report json FILE and
+--report junit FILE, several at once ("-" is stdout). Secrets appear as
+sha256:xxxxxxxx fingerprints everywhere.
+
+Exit codes: 0 all pass, 1 violations (or warnings with --strict, or
+coverage under --min-coverage), 2 usage, configuration or unreachable
+target.
+
+Examples:
+  refreshmock conform --target http://127.0.0.1:8080 --vars scenarios/mock.vars
+  refreshmock conform --target https://staging.example.com \
+      --var REFRESH_TOKEN="$STAGING_REFRESH_TOKEN" --report junit conform.xml
+  refreshmock conform --target https://staging.example.com/api --only negative --strict
+  refreshmock conform --target https://10.0.0.5:8443 --ca ca.pem --skip flow/race --max-latency 300ms
+  refreshmock conform --target http://127.0.0.1:8080 --list
+`
+
+// repeated is a repeatable string flag; commas also separate values when
+// split is set.
+type repeated struct {
+	vals  []string
+	split bool
+}
+
+func (r *repeated) String() string { return strings.Join(r.vals, ",") }
+func (r *repeated) Set(v string) error {
+	if r.split {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				r.vals = append(r.vals, p)
+			}
+		}
+		return nil
+	}
+	r.vals = append(r.vals, v)
+	return nil
+}
+
+// reportFormats are the formats --report writes.
+var reportFormats = []string{"json", "junit", "text"}
+
+// reportTarget is one --report FORMAT FILE.
+type reportTarget struct{ format, file string }
+
+// joinReportArgs rewrites "--report FORMAT FILE" into "--report=FORMAT=FILE"
+// so that the standard flag package can parse it.
+func joinReportArgs(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			out = append(out, args[i:]...)
+			break
+		}
+		if (a == "--report" || a == "-report") && i+2 < len(args) && !strings.ContainsAny(args[i+1], "=:") {
+			out = append(out, a+"="+args[i+1]+"="+args[i+2])
+			i += 2
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func parseReport(v string) (reportTarget, error) {
+	format, file, ok := strings.Cut(v, "=")
+	if !ok {
+		format, file, ok = strings.Cut(v, ":")
+	}
+	if !ok || file == "" {
+		return reportTarget{}, fmt.Errorf("--report %q: give a format and a file, e.g. --report junit conform.xml", v)
+	}
+	if !slices.Contains(reportFormats, format) {
+		return reportTarget{}, fmt.Errorf("--report %q: unknown format %q; use json, junit or text", v, format)
+	}
+	return reportTarget{format, file}, nil
+}
+
+func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("conform", conformHelp, stderr)
+	var (
+		target      = fs.String("target", "", "base URL of the implementation under test (required)")
+		specFile    = fs.String("spec", "", "OpenAPI document (default: the embedded Refresh Token spec)")
+		operation   = fs.String("operation", "", "operationId that generated cases and flows exercise (default: the only one, or refresh_token)")
+		timeout     = fs.Duration("timeout", conformance.DefaultTimeout, "deadline of each request (connect, TLS, headers, body)")
+		concurrency = fs.Int("concurrency", conformance.DefaultConcurrency, "cases run at once")
+		insecure    = fs.Bool("insecure", false, "skip TLS certificate verification (explicit only)")
+		caFile      = fs.String("ca", "", "PEM file with CA certificates to trust in addition to the system's")
+		strict      = fs.Bool("strict", false, "warnings fail the run too")
+		maxLatency  = fs.Duration("max-latency", 0, "latency budget per response, e.g. 300ms (0: none)")
+		minCoverage = fs.String("min-coverage", "", "fail when fewer documented statuses were observed: a count (8) or a percentage (75%)")
+		maxBytes    = fs.Int64("max-response-bytes", conformance.DefaultMaxResponseBytes, "cap on each response body")
+		oversized   = fs.Int("oversized-body", conformance.DefaultOversizedBody, "size in bytes of the oversized-body case")
+		raceN       = fs.Int("race-requests", conformance.DefaultRaceRequests, "parallel requests of the race flow")
+		color       = fs.String("color", "auto", "colour the text report: auto, always or never")
+		verbose     = fs.Bool("v", false, "log every request (redacted) to stderr and list notes of passing cases")
+		list        = fs.Bool("list", false, "list the case ids and exit")
+		scenarioDir = &repeated{}
+		vars        = &repeated{}
+		varsFiles   = &repeated{}
+		headers     = &repeated{}
+		cookies     = &repeated{}
+		only        = &repeated{split: true}
+		skip        = &repeated{split: true}
+		reports     = &repeated{}
+	)
+	fs.Var(scenarioDir, "scenarios", "scenario file or directory (repeatable; default: the shipped scenarios)")
+	fs.Var(vars, "var", "variable NAME=VALUE (repeatable)")
+	fs.Var(varsFiles, "vars", "file of NAME=VALUE lines (repeatable)")
+	fs.Var(headers, "header", "header 'Name: value' sent with every request (repeatable)")
+	fs.Var(cookies, "cookie", "cookie name=value sent with every request (repeatable)")
+	fs.Var(only, "only", "run only these cases: id, prefix (negative) or pattern (scenario/test-*); repeatable or comma-separated")
+	fs.Var(skip, "skip", "skip these cases (same forms as --only)")
+	fs.Var(reports, "report", "write a report: --report json FILE, --report junit FILE (repeatable; FILE - is stdout)")
+	if err := parseFlags(fs, joinReportArgs(args)); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q; see refreshmock help conform", errUsage, fs.Arg(0))
+	}
+	usageErr := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
+	}
+
+	sp, err := loadSpec(*specFile)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	set, err := loadScenarioSet(sp, scenarioDir.vals, stderr)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	flagVars := map[string]string{}
+	for _, kv := range vars.vals {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usageErr("--var %q: give NAME=VALUE", kv)
+		}
+		flagVars[k] = v
+	}
+	var files []map[string]string
+	for _, f := range varsFiles.vals {
+		fh, err := os.Open(f)
+		if err != nil {
+			return usageErr("--vars: %v", err)
+		}
+		m, err := scenarios.ParseVars(fh, f)
+		fh.Close()
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		files = append(files, m)
+	}
+	src := conformance.VarSources{Flags: flagVars, Files: files}
+	resolved := src.Resolve(conformance.NeededVars(set))
+	for _, m := range append(files, flagVars) {
+		for k := range m {
+			resolved[k], _ = src.Lookup(k)
+		}
+	}
+	hdr := http.Header{}
+	for _, h := range headers.vals {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			return usageErr("--header %q: give 'Name: value'", h)
+		}
+		hdr.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	var cks []*http.Cookie
+	for _, c := range cookies.vals {
+		parsed, err := http.ParseCookie(c)
+		if err != nil || len(parsed) == 0 {
+			return usageErr("--cookie %q: give name=value", c)
+		}
+		cks = append(cks, parsed...)
+	}
+	var reps []reportTarget
+	for _, r := range reports.vals {
+		rt, err := parseReport(r)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		reps = append(reps, rt)
+	}
+	var minCov *conformance.MinCoverage
+	if *minCoverage != "" {
+		m, err := conformance.ParseMinCoverage(*minCoverage)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		minCov = &m
+	}
+	useColor := false
+	switch *color {
+	case "always":
+		useColor = true
+	case "never":
+	case "auto":
+		useColor = isTerminal(stdout) && os.Getenv("NO_COLOR") == ""
+	default:
+		return usageErr("--color %q: use auto, always or never", *color)
+	}
+	red := conformance.NewRedactor()
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts := conformance.TextOptions{Color: useColor, Verbose: *verbose}
+	var mu sync.Mutex
+	cfg := conformance.Config{
+		Target: *target, Spec: sp, Scenarios: set, Operation: *operation, Vars: resolved,
+		Header: hdr, Cookies: cks, Timeout: *timeout, Concurrency: *concurrency,
+		Only: only.vals, Skip: skip.vals, Insecure: *insecure, CAFile: *caFile, Strict: *strict,
+		MaxLatency: *maxLatency, MinCoverage: minCov, MaxResponseBytes: *maxBytes,
+		OversizedBody: *oversized, RaceRequests: *raceN, Logger: logger, Redactor: red,
+		Progress: func(done, total int, c conformance.CaseResult) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintln(stdout, conformance.ProgressLine(done, total, c, opts))
+		},
+	}
+	if *list {
+		ids, err := conformance.CaseIDs(cfg)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			fmt.Fprintln(stdout, id)
+		}
+		return nil
+	}
+	if *target == "" {
+		return usageErr("--target is required (e.g. --target https://staging.example.com); see refreshmock help conform")
+	}
+	start := time.Now()
+	rep, err := conformance.Run(ctx, cfg)
+	if err != nil && rep == nil {
+		return err // configuration or unreachable target: exit 2
+	}
+	logger.Debug("conform finished", "elapsed", time.Since(start), "ok", rep.OK())
+	if werr := conformance.WriteText(stdout, rep, opts); werr != nil {
+		return fmt.Errorf("write report: %w", werr)
+	}
+	for _, rt := range reps {
+		if werr := writeReportFile(rt, rep, stdout, opts); werr != nil {
+			return usageErr("%v", werr)
+		}
+	}
+	if err != nil {
+		return err // interrupted: exit 2 after writing what was found
+	}
+	if !rep.OK() {
+		return errFindings
+	}
+	return nil
+}
+
+func writeReportFile(rt reportTarget, rep *conformance.Report, stdout io.Writer, opts conformance.TextOptions) (err error) {
+	w := stdout
+	if rt.file != "-" {
+		f, err := os.Create(rt.file)
+		if err != nil {
+			return fmt.Errorf("--report %s: %w", rt.format, err)
+		}
+		defer func() {
+			if cerr := f.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("--report %s: %w", rt.format, cerr)
+			}
+		}()
+		w = f
+	}
+	switch rt.format {
+	case "json":
+		return conformance.WriteJSON(w, rep)
+	case "junit":
+		return conformance.WriteJUnit(w, rep)
+	default:
+		opts.Color = false
+		return conformance.WriteText(w, rep, opts)
+	}
+}
+
+func loadSpec(file string) (*spec.Spec, error) {
+	if file == "" {
+		return spec.Default()
+	}
+	return spec.LoadFile(file)
+}
+
+// loadScenarioSet loads the scenarios from paths, or the shipped set.
+func loadScenarioSet(sp *spec.Spec, paths []string, stderr io.Writer) (*scenarios.Set, error) {
+	var (
+		set   *scenarios.Set
+		diags scenarios.Diagnostics
+	)
+	if len(paths) == 0 {
+		set, diags = scenarios.Load(sp, scenarios.Embedded())
+	} else {
+		sources, err := scenarios.ReadPaths(paths...)
+		if err != nil {
+			return nil, err
+		}
+		set, diags = scenarios.Load(sp, sources)
+	}
+	if set == nil {
+		return nil, fmt.Errorf("%w:\n%s", scenarios.ErrInvalid, diags.Error())
+	}
+	for _, d := range set.Warnings() {
+		fmt.Fprintln(stderr, d.String())
+	}
+	return set, nil
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
