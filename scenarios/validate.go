@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -171,12 +172,18 @@ func prepareResponse(sc *Scenario, op *spec.Operation, sp *spec.Spec, sink *diag
 		if r.bodyTmpl == nil {
 			field = "response"
 		}
-		errf(field, "template does not render with a sample request: %s", templateMessage(err))
+		var ee template.ExecError
+		if errors.As(err, &ee) && ee.Name != "" {
+			// The template's name is the field it was written in.
+			field = ee.Name
+			err = ee
+		}
+		sink.errorf(templatePos(sc, field, err), field, "template does not render with a sample request: %s", templateMessage(err))
 		return
 	}
 	if !r.HasBody() {
 		if op.Documents(r.Status) && respHasContent(op, r.Status) {
-			errf("response", "status %d documents a %s body; add body or body_template", r.Status, strings.Join(mustResp(op, r.Status).ContentTypes, ", "))
+			errf("response", "status %d documents a body (%s); add body or body_template", r.Status, strings.Join(mustResp(op, r.Status).ContentTypes, ", "))
 		}
 		return
 	}
@@ -316,10 +323,10 @@ func prepareConform(sc *Scenario, op *spec.Operation, sink *diagSink) {
 		if rq.JSON != nil && rq.Raw != nil {
 			errf(f+".request.raw", "give either json or raw, not both")
 		}
-		for _, ref := range requestVars(rq) {
-			if !known[ref] {
-				errf(f+".request", "${%s} is not declared; list it under conform.vars or capture it in an earlier step", ref)
-				known[ref] = true // report once
+		for _, ref := range requestVarRefs(rq, f+".request") {
+			if !known[ref.name] {
+				errf(ref.field, "${%s} is not declared; list it under conform.vars or capture it in an earlier step", ref.name)
+				known[ref.name] = true // report once
 			}
 		}
 		if len(st.Expect.Status) == 0 {
@@ -369,6 +376,67 @@ func prepareConform(sc *Scenario, op *spec.Operation, sink *diagSink) {
 			known[name] = true
 		}
 	}
+}
+
+// varRef is a ${VAR} reference and the field that holds it.
+type varRef struct{ name, field string }
+
+// requestVarRefs lists the ${VAR} references of a request with the field
+// each one is written in, in field order (then name order), so that an
+// undeclared variable is reported where it is used.
+func requestVarRefs(rq *Request, field string) []varRef {
+	var out []varRef
+	seen := map[string]bool{}
+	add := func(f, text string) {
+		for _, m := range varPattern.FindAllStringSubmatch(text, -1) {
+			if !seen[m[1]] {
+				seen[m[1]] = true
+				out = append(out, varRef{name: m[1], field: f})
+			}
+		}
+	}
+	add(field+".method", rq.Method)
+	add(field+".path", rq.Path)
+	for _, g := range []struct {
+		name string
+		m    map[string]string
+	}{{"headers", rq.Headers}, {"cookies", rq.Cookies}, {"query", rq.Query}} {
+		keys := make([]string, 0, len(g.m))
+		for k := range g.m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			add(field+"."+g.name+"."+k, k+" "+g.m[k])
+		}
+	}
+	if rq.Raw != nil {
+		add(field+".raw", *rq.Raw)
+	}
+	var walk func(v any, f string)
+	walk = func(v any, f string) {
+		switch x := v.(type) {
+		case string:
+			add(f, x)
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			for _, k := range keys {
+				add(f+"."+k, k)
+				walk(x[k], f+"."+k)
+			}
+		case []any:
+			for i, e := range x {
+				walk(e, fmt.Sprintf("%s.%d", f, i))
+			}
+		}
+	}
+	walk(rq.JSON, field+".json")
+	add(field+".content_type", rq.ContentType)
+	return out
 }
 
 // requestVars lists the ${VAR} references of a request, in a stable order.
