@@ -1,0 +1,13 @@
+-- wrk script of the load run (load_test.go): POST /auth/refresh with a JSON
+-- body and a refresh_token cookie. REFRESH_TOKEN picks the token (default
+-- the test token rt_test_401_expired, whose answer does not depend on
+-- rotation state); MOCK_SCENARIO, when set, is sent as X-Mock-Scenario.
+local token = os.getenv("REFRESH_TOKEN") or "rt_test_401_expired"
+wrk.method = "POST"
+wrk.body = '{"refresh_token":"' .. token .. '"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Cookie"] = "refresh_token=" .. token
+local scenario = os.getenv("MOCK_SCENARIO")
+if scenario ~= nil and scenario ~= "" then
+  wrk.headers["X-Mock-Scenario"] = scenario
+end
