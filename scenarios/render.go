@@ -99,13 +99,47 @@ var funcs = template.FuncMap{
 	},
 	"unix":    func(t time.Time) int64 { return t.Unix() },
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"add":     func(a, b int) int { return a + b },
+	// add sums two integers of any Go integer type, so that
+	// {{ add (unix .Now) 900 }} and {{ add .Token.ExpiresIn 60 }} both work.
+	"add": func(a, b any) (int64, error) {
+		x, err := toInt64(a)
+		if err != nil {
+			return 0, err
+		}
+		y, err := toInt64(b)
+		if err != nil {
+			return 0, err
+		}
+		return x + y, nil
+	},
 	"default": func(def, v string) string {
 		if v == "" {
 			return def
 		}
 		return v
 	},
+}
+
+func toInt64(v any) (int64, error) {
+	switch x := v.(type) {
+	case int:
+		return int64(x), nil
+	case int8:
+		return int64(x), nil
+	case int16:
+		return int64(x), nil
+	case int32:
+		return int64(x), nil
+	case int64:
+		return x, nil
+	case uint8:
+		return int64(x), nil
+	case uint16:
+		return int64(x), nil
+	case uint32:
+		return int64(x), nil
+	}
+	return 0, fmt.Errorf("add: %v (%T) is not an integer", v, v)
 }
 
 func parseTemplate(name, text string) (*template.Template, error) {
