@@ -20,7 +20,6 @@ func mustLoadOne(tb testing.TB, data string) *scenarios.Set {
 	return set
 }
 
-
 func TestDecodeShorthands(t *testing.T) {
 	t.Parallel()
 	set := mustLoadOne(t, `name: shorthands
