@@ -122,6 +122,9 @@ func sameOrigin(origin, host string) bool {
 }
 
 func (s *Server) controlNotFound(c *gin.Context) {
+	if s.controlGuard(c); c.IsAborted() {
+		return
+	}
 	ctlFail(c, http.StatusNotFound, "no control endpoint %s %s; endpoints: %s", c.Request.Method, c.Request.URL.Path, strings.Join(controlEndpoints, ", "))
 }
 

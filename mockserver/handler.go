@@ -84,7 +84,12 @@ func (s *Server) serveOperation(c *gin.Context, op *spec.Operation) {
 		s.reject(c, op, start, ent, &rejection{status: http.StatusBadRequest, code: "invalid_request", message: msg, rule: "select_error"})
 		return
 	}
-	ent.Scenario, ent.Rule, ent.Why, ent.Rejected = sel.Name(), string(sel.Rule), sel.Why, sel.Rejected
+	ent.Scenario, ent.Rule, ent.Why = sel.Name(), string(sel.Rule), sel.Why
+	if len(body) > memoMaxBody {
+		ent.Rejected = sel.Rejections() // do not keep a large body for later
+	} else {
+		ent.explain = sel.Rejections
+	}
 	c.Header("X-Mock-Scenario-Used", sel.Name())
 	c.Header("X-Mock-Rule", string(sel.Rule))
 
@@ -179,6 +184,23 @@ func (s *Server) checkRequest(r *http.Request, op *spec.Operation, body []byte) 
 		return nil
 	}
 	rel, _ := s.relPath(r.URL.Path)
+	if s.memo == nil {
+		return s.validate(r, rel, body)
+	}
+	key := memoKey(r, rel, body)
+	if key == "" {
+		return s.validate(r, rel, body)
+	}
+	if rej, ok := s.memo.get(key); ok {
+		return rej
+	}
+	rej := s.validate(r, rel, body)
+	s.memo.put(key, rej)
+	return rej
+}
+
+// validate runs the spec's request validator.
+func (s *Server) validate(r *http.Request, rel string, body []byte) *rejection {
 	vr := r.WithContext(r.Context())
 	u := *r.URL
 	u.Path, u.RawPath = rel, ""

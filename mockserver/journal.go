@@ -30,6 +30,9 @@ type Entry struct {
 	Session    string                `json:"session,omitempty"`
 	Fault      string                `json:"fault,omitempty"`
 	LatencyMS  float64               `json:"latency_ms"`
+
+	// explain computes Rejected when the journal is read.
+	explain func() []scenarios.Rejection
 }
 
 // journal is a bounded ring of the last requests.
@@ -59,6 +62,16 @@ func (j *journal) add(e Entry) {
 
 // last returns up to n entries, oldest first.
 func (j *journal) last(n int) []Entry {
+	out := j.copyLast(n)
+	for i := range out {
+		if out[i].explain != nil {
+			out[i].Rejected = out[i].explain()
+		}
+	}
+	return out
+}
+
+func (j *journal) copyLast(n int) []Entry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	size := j.next

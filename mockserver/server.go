@@ -74,7 +74,10 @@ type Config struct {
 	MaxBody int64
 	// NoValidateRequests turns request validation against the spec off.
 	NoValidateRequests bool
-	JournalSize        int
+	// NoValidationMemo turns off the memo of validation outcomes for
+	// identical requests (see validationMemo); for benchmarks.
+	NoValidationMemo bool
+	JournalSize      int
 	// Logger gets one line per request and the reload messages; nil is
 	// silent.
 	Logger *slog.Logger
@@ -136,6 +139,7 @@ type Server struct {
 	cors    corsPolicy
 
 	examples sync.Map // "opID status" -> []byte
+	memo     *validationMemo
 
 	reloadMu   sync.Mutex
 	reloadSig  string
@@ -179,6 +183,9 @@ func New(cfg Config) (*Server, error) {
 		journal: newJournal(cfg.JournalSize),
 		log:     cfg.Logger,
 		cors:    cors,
+	}
+	if !cfg.NoValidationMemo {
+		s.memo = newValidationMemo()
 	}
 	s.swap(cfg.Scenarios)
 	s.lastReload = reloadStatus{At: cfg.Now(), OK: true}

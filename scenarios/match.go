@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,7 +46,7 @@ const (
 	HeaderPrefer   = "Prefer"
 )
 
-// MaxRejected bounds Selection.Rejected.
+// MaxRejected bounds Selection.Rejections.
 const MaxRejected = 3
 
 // ErrSelect is wrapped by the errors Select returns for an explicit
@@ -81,9 +80,55 @@ type Selection struct {
 	Rule    Rule
 	// Why says in words why the rule chose it.
 	Why string
-	// Rejected lists the nearest scenarios whose match rules did not hold,
-	// with the reason, nearest first (at most MaxRejected).
-	Rejected []Rejection
+
+	// nearest are the rejected scenarios that came closest to holding,
+	// nearest first; Rejections explains them on demand, so that the
+	// reasons cost nothing unless someone reads them.
+	nearest  [MaxRejected]candidate
+	nRejects int
+	q        Query
+}
+
+// candidate is a scenario whose match rules did not hold.
+type candidate struct {
+	sc       *Scenario
+	held, of int
+}
+
+// offer keeps c among the nearest rejections: the most conditions held,
+// then the fewest evaluated, then match order.
+func (s *Selection) offer(c candidate) {
+	i := s.nRejects
+	for i > 0 {
+		p := s.nearest[i-1]
+		if c.held > p.held || (c.held == p.held && c.of < p.of) {
+			i--
+			continue
+		}
+		break
+	}
+	if i >= MaxRejected {
+		return
+	}
+	end := min(s.nRejects, MaxRejected-1)
+	copy(s.nearest[i+1:end+1], s.nearest[i:end])
+	s.nearest[i] = c
+	s.nRejects = min(s.nRejects+1, MaxRejected)
+}
+
+// Rejections lists the nearest scenarios whose match rules did not hold,
+// with the reason, nearest first (at most MaxRejected). It evaluates
+// their rules again to say why, so call it only when the answer is
+// wanted (for the journal).
+func (s Selection) Rejections() []Rejection {
+	if s.nRejects == 0 {
+		return nil
+	}
+	out := make([]Rejection, s.nRejects)
+	for i, c := range s.nearest[:s.nRejects] {
+		out[i] = Rejection{Scenario: c.sc.Name, Held: c.held, Of: c.of, Reason: c.sc.Match.eval(s.q.Request, s.q.Token, true, nil).Reason}
+	}
+	return out
 }
 
 // Name is the chosen scenario's name, or "example:<status>".
@@ -106,15 +151,23 @@ type Rejection struct {
 // Selector picks scenarios from a Set. It precomputes the match order of
 // every operation and is immutable, so it is safe for concurrent use.
 type Selector struct {
-	set     *Set
-	ordered map[string][]*Scenario // per operation: match order
+	set      *Set
+	ordered  map[string][]*Scenario // per operation: match order
+	defaults map[string]*Scenario
+	why      map[*Scenario]string // the Why of a match
 }
 
 // NewSelector prepares set for selection.
 func NewSelector(set *Set) *Selector {
-	sel := &Selector{set: set, ordered: map[string][]*Scenario{}}
+	sel := &Selector{set: set, ordered: map[string][]*Scenario{}, defaults: map[string]*Scenario{}, why: map[*Scenario]string{}}
 	for _, sc := range set.All() {
 		sel.ordered[sc.Operation] = append(sel.ordered[sc.Operation], sc)
+		if sc.Default && sel.defaults[sc.Operation] == nil {
+			sel.defaults[sc.Operation] = sc
+		}
+		if sc.Match != nil {
+			sel.why[sc] = "match rules held: " + sc.Match.String()
+		}
 	}
 	for _, list := range sel.ordered {
 		sortByPrecedence(list)
@@ -165,20 +218,22 @@ func (sel *Selector) Select(q Query) (Selection, error) {
 			return Selection{Scenario: sc, Rule: RuleArmed, Why: "armed through the control API"}, nil
 		}
 	}
-	var rejected []Rejection
+	out := Selection{q: Query{Operation: q.Operation, Request: q.Request, Token: q.Token}}
+	var cache bodyCache
 	for _, sc := range sel.ordered[q.Operation] {
 		if sc.Match == nil {
 			continue
 		}
-		r := sc.Match.Eval(q.Request, q.Token)
+		r := sc.Match.eval(q.Request, q.Token, false, &cache)
 		if r.OK {
-			why := "match rules held: " + sc.Match.String()
-			return Selection{Scenario: sc, Rule: RuleMatch, Why: why, Rejected: nearestRejected(rejected)}, nil
+			out.Scenario, out.Rule, out.Why = sc, RuleMatch, sel.why[sc]
+			return out, nil
 		}
-		rejected = append(rejected, Rejection{Scenario: sc.Name, Reason: r.Reason, Held: r.Held, Of: r.Of})
+		out.offer(candidate{sc: sc, held: r.Held, of: r.Of})
 	}
-	if sc := sel.set.Default(q.Operation); sc != nil {
-		return Selection{Scenario: sc, Rule: RuleDefault, Why: "no match rule held; the operation's default scenario", Rejected: nearestRejected(rejected)}, nil
+	if sc := sel.defaults[q.Operation]; sc != nil {
+		out.Scenario, out.Rule, out.Why = sc, RuleDefault, "no match rule held; the operation's default scenario"
+		return out, nil
 	}
 	op, ok := sel.set.Spec().Operation(q.Operation)
 	if !ok {
@@ -188,7 +243,8 @@ func (sel *Selector) Select(q Query) (Selection, error) {
 	if status == 0 {
 		return Selection{}, fmt.Errorf("%w: operation %s has no scenario that applies and documents no 2xx response", ErrSelect, op.ID)
 	}
-	return Selection{Example: status, Rule: RuleDefault, Why: fmt.Sprintf("no scenario applies; the spec's example of %d", status), Rejected: nearestRejected(rejected)}, nil
+	out.Example, out.Rule, out.Why = status, RuleDefault, fmt.Sprintf("no scenario applies; the spec's example of %d", status)
+	return out, nil
 }
 
 func (sel *Selector) byName(q Query, name string, code int, hasCode bool) (Selection, error) {
@@ -213,7 +269,7 @@ func (sel *Selector) byCode(q Query, code int) (Selection, error) {
 		if sc.Response.Status != code {
 			continue
 		}
-		if sc.Match == nil || sc.Match.Eval(q.Request, q.Token).OK {
+		if sc.Match == nil || sc.Match.eval(q.Request, q.Token, false, nil).OK {
 			return Selection{Scenario: sc, Rule: RuleExplicit, Why: fmt.Sprintf("Prefer: code=%d; the first scenario with that status whose match rules hold", code)}, nil
 		}
 		if first == nil {
@@ -258,26 +314,6 @@ func lowest2xx(op *spec.Operation) int {
 		}
 	}
 	return 0
-}
-
-// nearestRejected keeps the rejections that came closest to holding: the
-// most conditions held, then the fewest evaluated, then match order.
-func nearestRejected(rs []Rejection) []Rejection {
-	if len(rs) == 0 {
-		return nil
-	}
-	out := slices.Clone(rs)
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Held != b.Held {
-			return a.Held > b.Held
-		}
-		return a.Of < b.Of
-	})
-	if len(out) > MaxRejected {
-		out = out[:MaxRejected]
-	}
-	return out
 }
 
 // explicit reads X-Mock-Scenario and Prefer. Prefer takes comma- or
@@ -332,78 +368,159 @@ type EvalResult struct {
 // alternative must hold as well. A nil Match never holds: such a scenario
 // is only chosen by name, by Prefer or as the default.
 func (m *Match) Eval(req *RequestData, token string) EvalResult {
+	return m.eval(req, token, true, nil)
+}
+
+// eval evaluates the rules; with explain false it leaves Reason empty and
+// allocates nothing on the way, for the selection's first pass.
+func (m *Match) eval(req *RequestData, token string, explain bool, cache *bodyCache) EvalResult {
 	if m == nil {
 		return EvalResult{Reason: "no match rules"}
 	}
 	if req == nil {
 		req = &RequestData{}
 	}
-	var res EvalResult
-	fail := func(reason string) {
-		if res.Reason == "" {
-			res.Reason = reason
-		}
+	if cache == nil {
+		cache = &bodyCache{}
 	}
-	check := func(group string, conds map[string]Condition, lookup func(string) (string, bool)) {
-		for _, name := range sortedKeys(conds) {
-			c := conds[name]
-			res.Of++
-			val, present := lookup(name)
-			if ok, why := c.Test(val, present); ok {
-				res.Held++
-			} else {
-				fail(group + "." + name + ": " + why)
-			}
-		}
-	}
+	e := evaluator{req: req, explain: explain, cache: cache}
 	if m.Token != "" {
-		res.Of++
+		e.res.Of++
 		if m.Token == token {
-			res.Held++
+			e.res.Held++
 		} else {
-			fail(fmt.Sprintf("token: state is %s, want %s", orNone(token), m.Token))
+			e.fail(func() string { return fmt.Sprintf("token: state is %s, want %s", orNone(token), m.Token) })
 		}
 	}
-	check("cookies", m.Cookies, func(n string) (string, bool) {
-		v, ok := req.Cookies[n]
-		return v, ok
-	})
-	check("headers", m.Headers, func(n string) (string, bool) {
-		vals := req.Headers.Values(n)
-		return strings.Join(vals, ", "), len(vals) > 0
-	})
-	check("query", m.Query, func(n string) (string, bool) {
-		vals, ok := req.Query[n]
-		return strings.Join(vals, ","), ok
-	})
-	check("body", m.Body, func(path string) (string, bool) {
-		if len(req.Body) == 0 {
-			return "", false
-		}
-		r := gjson.GetBytes(req.Body, path)
-		return r.String(), r.Exists()
-	})
+	e.group("cookies", m.Cookies, lookupCookie)
+	e.group("headers", m.Headers, lookupHeader)
+	e.group("query", m.Query, lookupQuery)
+	e.group("body", m.Body, e.cache.lookup)
 	if len(m.Any) > 0 {
-		best := EvalResult{Held: -1}
+		best, bestIdx := EvalResult{Held: -1}, 0
 		found := false
 		for i := range m.Any {
-			r := m.Any[i].Eval(req, token)
+			r := m.Any[i].eval(req, token, false, cache)
 			if r.OK {
 				best, found = r, true
 				break
 			}
 			if r.Held > best.Held || (r.Held == best.Held && r.Of < best.Of) {
-				best = r
+				best, bestIdx = r, i
 			}
 		}
-		res.Held += max(best.Held, 0)
-		res.Of += best.Of
+		e.res.Held += max(best.Held, 0)
+		e.res.Of += best.Of
 		if !found {
-			fail(fmt.Sprintf("any: none of %d alternatives held; nearest: %s", len(m.Any), best.Reason))
+			e.fail(func() string {
+				return fmt.Sprintf("any: none of %d alternatives held; nearest: %s", len(m.Any), m.Any[bestIdx].eval(req, token, true, cache).Reason)
+			})
 		}
 	}
-	res.OK = res.Reason == ""
-	return res
+	e.res.OK = !e.failed
+	return e.res
+}
+
+// evaluator accumulates one evaluation.
+type evaluator struct {
+	req     *RequestData
+	explain bool
+	failed  bool
+	res     EvalResult
+	cache   *bodyCache
+}
+
+// bodyCache remembers the JSON body's values at a few gjson paths during
+// one selection, so that scenarios testing the same path (every test
+// token looks at refresh_token) parse the body once.
+type bodyCache struct {
+	n       int
+	paths   [4]string
+	vals    [4]string
+	present [4]bool
+}
+
+func (c *bodyCache) lookup(req *RequestData, path string) (string, bool) {
+	for i := range c.n {
+		if c.paths[i] == path {
+			return c.vals[i], c.present[i]
+		}
+	}
+	v, ok := lookupBody(req, path)
+	if c.n < len(c.paths) {
+		c.paths[c.n], c.vals[c.n], c.present[c.n] = path, v, ok
+		c.n++
+	}
+	return v, ok
+}
+
+func (e *evaluator) fail(reason func() string) {
+	if !e.failed && e.explain {
+		e.res.Reason = reason()
+	}
+	e.failed = true
+}
+
+type lookupFunc func(req *RequestData, name string) (string, bool)
+
+func (e *evaluator) group(group string, conds map[string]Condition, lookup lookupFunc) {
+	if len(conds) == 0 {
+		return
+	}
+	if !e.explain {
+		// Counts do not depend on the order; skip sorting.
+		for name, c := range conds {
+			e.res.Of++
+			if val, present := lookup(e.req, name); c.holds(val, present) {
+				e.res.Held++
+			} else {
+				e.failed = true
+			}
+		}
+		return
+	}
+	for _, name := range sortedKeys(conds) {
+		c := conds[name]
+		e.res.Of++
+		val, present := lookup(e.req, name)
+		if c.holds(val, present) {
+			e.res.Held++
+			continue
+		}
+		e.fail(func() string {
+			_, why := c.Test(val, present)
+			return group + "." + name + ": " + why
+		})
+	}
+}
+
+func lookupCookie(req *RequestData, name string) (string, bool) {
+	v, ok := req.Cookies[name]
+	return v, ok
+}
+
+func lookupHeader(req *RequestData, name string) (string, bool) {
+	vals := req.Headers.Values(name)
+	if len(vals) == 1 {
+		return vals[0], true
+	}
+	return strings.Join(vals, ", "), len(vals) > 0
+}
+
+func lookupQuery(req *RequestData, name string) (string, bool) {
+	vals, ok := req.Query[name]
+	if len(vals) == 1 {
+		return vals[0], true
+	}
+	return strings.Join(vals, ","), ok
+}
+
+func lookupBody(req *RequestData, path string) (string, bool) {
+	if len(req.Body) == 0 {
+		return "", false
+	}
+	r := gjson.GetBytes(req.Body, path)
+	return r.String(), r.Exists()
 }
 
 // Conditions counts the conditions the match rules require: the direct
@@ -455,6 +572,27 @@ func (m *Match) String() string {
 		parts = append(parts, "any("+strings.Join(alts, " | ")+")")
 	}
 	return strings.Join(parts, " ")
+}
+
+// holds is Test without the explanation.
+func (c *Condition) holds(value string, present bool) bool {
+	if c.Present != nil {
+		return present == *c.Present
+	}
+	if !present {
+		return false
+	}
+	switch {
+	case c.Equals != nil:
+		return value == *c.Equals
+	case c.Prefix != "":
+		return strings.HasPrefix(value, c.Prefix)
+	case c.Contains != "":
+		return strings.Contains(value, c.Contains)
+	case c.Regex != "":
+		return c.re != nil && c.re.MatchString(value)
+	}
+	return true
 }
 
 // Test applies the condition to a value; present says whether the value

@@ -1,0 +1,103 @@
+package mockserver
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, c) {
+			return false
+		}
+	}
+	return true
+}
+
+func validHeaderValue(s string) bool {
+	for _, c := range []byte(s) {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzRequest sends arbitrary methods, paths, headers and bodies through
+// the whole engine. It must never panic, a request that routes to the
+// operation must get a status the operation documents (with the envelope
+// rules kept for errors), and anything else only 204, 403, 404 or 405.
+func FuzzRequest(f *testing.F) {
+	seeds := []struct{ method, path, header, value, cookie, body string }{
+		{"POST", "/auth/refresh", "Content-Type", "application/json", "rt_seed_dev", `{"refresh_token":"rt_seed_dev"}`},
+		{"POST", "/auth/refresh", "Content-Type", "application/json", "", `{"refresh_token": 1}`},
+		{"POST", "/auth/refresh", "Content-Type", "application/json", "", `{"refresh_token": `},
+		{"POST", "/auth/refresh", "Content-Type", "text/plain", "", "hello"},
+		{"POST", "/auth/refresh", "X-Mock-Scenario", "rate-limited", "", ""},
+		{"POST", "/auth/refresh", "Prefer", "code=418", "", ""},
+		{"POST", "/auth/refresh", "Prefer", "code=422", "", ""},
+		{"POST", "/auth/refresh/", "Content-Type", "application/json; charset=utf-8", "rt_test_404_org_not_found", `{}`},
+		{"GET", "/auth/refresh", "Origin", "http://localhost:5173", "", ""},
+		{"OPTIONS", "/auth/refresh", "Access-Control-Request-Method", "POST", "", ""},
+		{"DELETE", "/nope", "", "", "", "\x00\xff"},
+		{"POST", "/__mock/arm", "Content-Type", "application/json", "", `{"scenario":"internal-error"}`},
+	}
+	for _, s := range seeds {
+		f.Add(s.method, s.path, s.header, s.value, s.cookie, []byte(s.body))
+	}
+	srv := mustServer(f, Config{MaxBody: 4096})
+	sp := mustSpec(f)
+	op, _ := sp.Operation("refresh_token")
+	f.Fuzz(func(t *testing.T, method, path, header, value, cookie string, body []byte) {
+		if !validToken(method) || !strings.HasPrefix(path, "/") {
+			return
+		}
+		u, err := url.ParseRequestURI(path)
+		if err != nil {
+			return
+		}
+		req := httptest.NewRequest(method, "http://127.0.0.1:8080/", strings.NewReader(string(body)))
+		req.URL = u
+		req.RequestURI = u.RequestURI()
+		req.RemoteAddr = "127.0.0.1:40000"
+		if validToken(header) && validHeaderValue(value) {
+			req.Header.Set(header, value)
+		}
+		if cookie != "" && validHeaderValue(cookie) && !strings.ContainsAny(cookie, ";\"") {
+			req.Header.Add("Cookie", "refresh_token="+cookie)
+		}
+		// Keep delays out of the fuzz loop: the delaying scenario is covered
+		// elsewhere.
+		if strings.Contains(value, "gateway-timeout") || strings.Contains(value, "504") {
+			return
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		status := rec.Code
+		if isControlPath(u.Path) {
+			return
+		}
+		routed, _, _ := srv.route(method, u.Path)
+		preflight := method == http.MethodOptions && req.Header.Get("Access-Control-Request-Method") != "" && req.Header.Get("Origin") != ""
+		switch {
+		case routed != nil && !preflight:
+			if !op.Documents(status) {
+				t.Fatalf("%s %s -> undocumented status %d: %s", method, path, status, rec.Body.Bytes())
+			}
+			if vs := op.CheckEnvelope(status, rec.Header().Get("Content-Type"), rec.Body.Bytes()); len(vs) > 0 {
+				t.Fatalf("%s %s -> %d breaks the envelope: %v", method, path, status, vs)
+			}
+		default:
+			if !slices.Contains([]int{204, 403, 404, 405}, status) {
+				t.Fatalf("%s %s (not an operation) -> %d: %s", method, path, status, rec.Body.Bytes())
+			}
+		}
+	})
+}
