@@ -224,17 +224,26 @@ func isDigits(s string) bool {
 	return true
 }
 
-// leakPatterns recognise stack traces and internal errors in bodies.
+// leakPatterns recognise stack traces and internal errors in bodies. A
+// pattern runs only when one of its hints (lower case) occurs in the
+// lower-cased text, which keeps the common case cheap.
 var leakPatterns = []struct {
-	what string
-	re   *regexp.Regexp
+	what  string
+	hints []string
+	re    *regexp.Regexp
 }{
-	{"a Go panic", regexp.MustCompile(`panic: |goroutine \d+ \[|runtime error: |\.go:\d+ \+0x`)},
-	{"a Python traceback", regexp.MustCompile(`Traceback \(most recent call last\)|File "[^"]+", line \d+`)},
-	{"a Java stack trace", regexp.MustCompile(`\bat [\w$.]+\([\w$]+\.java:\d+\)|Exception in thread "|\bjava\.lang\.\w+(Exception|Error)`)},
-	{"a .NET stack trace", regexp.MustCompile(`\bat [\w.<>]+\(.*\) in .+:line \d+|System\.\w+Exception`)},
-	{"a Node.js stack trace", regexp.MustCompile(`\bat .+ \(.+\.[cm]?js:\d+:\d+\)`)},
-	{"an SQL error", regexp.MustCompile(`(?i)SQLSTATE|syntax error at or near|You have an error in your SQL syntax|\bORA-\d{5}\b|\bpq: |sqlite3?\.\w*Error|PG::\w+Error|psycopg2?\.|violates (unique|foreign key|not-null) constraint`)},
+	{"a Go panic", []string{"panic: ", "goroutine ", "runtime error: ", ".go:"},
+		regexp.MustCompile(`panic: |goroutine \d+ \[|runtime error: |\.go:\d+ \+0x`)},
+	{"a Python traceback", []string{"traceback (most recent", "file \""},
+		regexp.MustCompile(`Traceback \(most recent call last\)|File "[^"]+", line \d+`)},
+	{"a Java stack trace", []string{".java:", "exception in thread", "java.lang."},
+		regexp.MustCompile(`\bat [\w$.]+\([\w$]+\.java:\d+\)|Exception in thread "|\bjava\.lang\.\w+(Exception|Error)`)},
+	{"a .NET stack trace", []string{":line ", "system."},
+		regexp.MustCompile(`\bat [\w.<>]+\(.*\) in .+:line \d+|System\.\w+Exception`)},
+	{"a Node.js stack trace", []string{"js:"},
+		regexp.MustCompile(`\bat .+ \(.+\.[cm]?js:\d+:\d+\)`)},
+	{"an SQL error", []string{"sqlstate", "syntax error at or near", "sql syntax", "ora-", "pq: ", "sqlite", "pg::", "psycopg", "violates "},
+		regexp.MustCompile(`(?i)SQLSTATE|syntax error at or near|You have an error in your SQL syntax|\bORA-\d{5}\b|\bpq: |sqlite3?\.\w*Error|PG::\w+Error|psycopg2?\.|violates (unique|foreign key|not-null) constraint`)},
 }
 
 func leak(body []byte) (Finding, bool) {
@@ -249,7 +258,11 @@ func leak(body []byte) (Finding, bool) {
 		collectText(r, &sb)
 		text = sb.String()
 	}
+	lower := strings.ToLower(text)
 	for _, p := range leakPatterns {
+		if !slices.ContainsFunc(p.hints, func(h string) bool { return strings.Contains(lower, h) }) {
+			continue
+		}
 		if loc := p.re.FindStringIndex(text); loc != nil {
 			start := max(0, loc[0]-20)
 			end := min(len(text), loc[1]+40)
@@ -326,7 +339,7 @@ func hygiene(in CheckInput) []Finding {
 			out = append(out, Finding{Check: CheckCookieSecure, Severity: SevWarn, Field: field, In: "header",
 				Message: fmt.Sprintf("cookie %s carries a token but is not Secure; it may travel over plain HTTP (expected on a plain-HTTP loopback target)", c.Name), Expected: "Secure", Got: "absent"})
 		}
-		if c.SameSite == http.SameSiteDefaultMode {
+		if c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode {
 			out = append(out, Finding{Check: CheckCookieSameSite, Severity: SevWarn, Field: field, In: "header",
 				Message: fmt.Sprintf("cookie %s carries a token but has no SameSite attribute; set SameSite=Strict or Lax (None only with Secure, for cross-site setups)", c.Name), Expected: "SameSite=Strict|Lax|None", Got: "absent"})
 		}

@@ -40,13 +40,17 @@ type junitCase struct {
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
 	Skipped   *junitSkipped `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	SystemOut *junitText    `xml:"system-out,omitempty"`
 }
 
 type junitFailure struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
+	Text    string `xml:",cdata"`
+}
+
+type junitText struct {
+	Text string `xml:",cdata"`
 }
 
 type junitSkipped struct {
@@ -99,7 +103,7 @@ func WriteJUnit(w io.Writer, rep *Report) error {
 			root.Failures++
 		default:
 			if len(c.Findings) > 0 || len(c.Notes) > 0 {
-				tc.SystemOut = text.String()
+				tc.SystemOut = &junitText{text.String()}
 			}
 		}
 		s.Tests++

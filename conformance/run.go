@@ -182,9 +182,12 @@ func (r *runner) select_(all []caseDef) ([]caseDef, error) {
 }
 
 // CaseIDs lists the ids of the cases a configuration would run, without
-// running them.
+// running them. The target may be empty.
 func CaseIDs(cfg Config) ([]string, error) {
 	cfg.defaults()
+	if cfg.Target == "" {
+		cfg.Target = "http://127.0.0.1"
+	}
 	r, err := newRunner(&cfg)
 	if err != nil {
 		return nil, err
@@ -248,7 +251,7 @@ func (r *runner) runCase(ctx context.Context, c caseDef) CaseResult {
 	}
 	if len(res.Missing) > 0 {
 		res.Outcome = Skip
-		res.SkipReason = "needs " + varHelp(res.Missing)
+		res.SkipReason = "needs " + strings.Join(res.Missing, ", ")
 		return res
 	}
 	for k, v := range r.cfg.Vars {
@@ -269,7 +272,7 @@ func (r *runner) runCase(ctx context.Context, c caseDef) CaseResult {
 	for i := range res.Findings {
 		f := &res.Findings[i]
 		f.Message, f.Value, f.Got, f.Expected = r.red.String(f.Message), r.red.String(f.Value), r.red.String(f.Got), r.red.String(f.Expected)
-		f.HowToFix = r.red.String(f.HowToFix)
+		f.HowToFix, f.Field = r.red.String(f.HowToFix), r.red.String(f.Field)
 	}
 	for i, n := range res.Notes {
 		res.Notes[i] = r.red.String(n)
@@ -280,11 +283,6 @@ func (r *runner) runCase(ctx context.Context, c caseDef) CaseResult {
 		res.Outcome = Fail
 	}
 	return res
-}
-
-// varHelp says how to set variables.
-func varHelp(names []string) string {
-	return fmt.Sprintf("%s (set with --var %s=..., env REFRESHMOCK_VAR_%s, or a --vars file)", strings.Join(names, ", "), names[0], names[0])
 }
 
 // expectation is what a case expects of one response.

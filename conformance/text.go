@@ -54,7 +54,10 @@ func ProgressLine(done, total int, c CaseResult, opts TextOptions) string {
 		if len(statuses) > 4 {
 			statuses = append(statuses[:4], "…")
 		}
-		line += "  " + strings.Join(statuses, " ") + "  " + p.dim + roundDuration(c.Duration) + p.reset
+		line += "  " + strings.Join(statuses, " ")
+		if c.Duration > 0 {
+			line += "  " + p.dim + roundDuration(c.Duration) + p.reset
+		}
 		if e, w := c.Count(); e+w > 0 {
 			line += fmt.Sprintf("  (%s)", countText(e, w))
 		}
@@ -164,7 +167,7 @@ func WriteText(w io.Writer, rep *Report, opts TextOptions) error {
 		}
 	}
 	if len(skipped) > 0 {
-		fmt.Fprintf(&b, "\n%sSkipped%s\n", p.bold, p.reset)
+		fmt.Fprintf(&b, "\n%sSkipped%s (set variables with --var NAME=VALUE, env REFRESHMOCK_VAR_NAME, or a --vars file)\n", p.bold, p.reset)
 		for _, c := range skipped {
 			fmt.Fprintf(&b, "  %s: %s\n", c.ID, c.SkipReason)
 		}

@@ -1,0 +1,86 @@
+package conformance
+
+import (
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestRedactor(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor("rt_secret_value_1", "abc") // too short: ignored
+	r.LearnHeader(http.Header{
+		"Authorization": {"Bearer api-key-123456"},
+		"Cookie":        {"refresh_token=rt_cookie_999; theme=dark-mode"},
+		"Set-Cookie":    {"refresh_token=rt_issued_777; Path=/auth; HttpOnly"},
+		"X-Api-Token":   {"hdr-token-55555"},
+		"X-Trace":       {"trace-not-secret"},
+	})
+	r.LearnJSON([]byte(`{"access_token":"at_json_4444","nested":{"refresh_token":"rt_json_3333","code":"plain_code"},"list":[{"id_token":"idt_2222"}]}`))
+	text := "rt_secret_value_1 api-key-123456 rt_cookie_999 rt_issued_777 hdr-token-55555 at_json_4444 rt_json_3333 idt_2222 " +
+		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl abc trace-not-secret plain_code"
+	got := r.String(text)
+	for _, secret := range []string{"rt_secret_value_1", "api-key-123456", "rt_cookie_999", "rt_issued_777", "hdr-token-55555", "at_json_4444", "rt_json_3333", "idt_2222", "eyJhbGci"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("String leaves %q in %q", secret, got)
+		}
+	}
+	for _, kept := range []string{"abc", "trace-not-secret", "plain_code", Fingerprint("rt_cookie_999")} {
+		if !strings.Contains(got, kept) {
+			t.Errorf("String(%q) = %q, want %q kept", text, got, kept)
+		}
+	}
+	h := r.Header(http.Header{
+		"Authorization": {"Bearer never-seen-before"},
+		"Cookie":        {"a=1; refresh_token=zzz"},
+		"Set-Cookie":    {"refresh_token=new_value_here; Path=/auth; HttpOnly"},
+		"X-Session-Id":  {"sess"},
+		"Accept":        {"application/json"},
+	})
+	want := map[string]string{
+		"Authorization": "Bearer " + Fingerprint("never-seen-before"),
+		"Cookie":        "a=" + Fingerprint("1") + "; refresh_token=" + Fingerprint("zzz"),
+		"Set-Cookie":    "refresh_token=" + Fingerprint("new_value_here") + "; Path=/auth; HttpOnly",
+		"X-Session-Id":  Fingerprint("sess"),
+		"Accept":        "application/json",
+	}
+	for k, v := range want {
+		if h.Get(k) != v {
+			t.Errorf("Header %s = %q, want %q", k, h.Get(k), v)
+		}
+	}
+	if fp := Fingerprint("x"); len(fp) != len("sha256:")+8 || fp != Fingerprint("x") {
+		t.Errorf("Fingerprint = %q, want a stable sha256:xxxxxxxx", fp)
+	}
+}
+
+func TestShellArg(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"TOKEN": "rt_live_1234", "OTHER": "rt_live_1234_longer"}
+	tests := []struct{ in, want string }{
+		{"plain", "'plain'"},
+		{"it's", `'it'\''s'`},
+		{"refresh_token=rt_live_1234", `"refresh_token=${TOKEN}"`},
+		{"a=rt_live_1234_longer; b=rt_live_1234", `"a=${OTHER}; b=${TOKEN}"`},
+		{`{"t":"rt_live_1234","$x":"` + "`cmd`" + `"}`, `"{\"t\":\"${TOKEN}\",\"\$x\":\"` + "\\`cmd\\`" + `\"}"`},
+	}
+	for _, tc := range tests {
+		if got := shellArg(tc.in, vars, identity); got != tc.want {
+			t.Errorf("shellArg(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+	// The shell gives back the original text.
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh to check the quoting with")
+	}
+	for _, tc := range tests {
+		out, err := exec.Command("sh", "-c", "printf %s "+tc.want).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exp := strings.NewReplacer("rt_live_1234_longer", "", "rt_live_1234", "").Replace(tc.in); string(out) != exp {
+			t.Errorf("sh -c printf %s = %q, want %q (variables unset)", tc.want, out, exp)
+		}
+	}
+}
