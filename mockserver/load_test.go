@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,6 +65,14 @@ func TestLoad(t *testing.T) {
 	wrk := mustWrk(t)
 	bins := mustBuild(t)
 	dur := envDuration(t, "REFRESHMOCK_LOAD_DURATION", 10*time.Second)
+	rounds := 3
+	if v := os.Getenv("REFRESHMOCK_LOAD_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("REFRESHMOCK_LOAD_ROUNDS=%q: want a count", v)
+		}
+		rounds = n
+	}
 
 	var rows []loadRow
 	for _, lc := range loadCases {
@@ -76,16 +85,23 @@ func TestLoad(t *testing.T) {
 			t.Fatalf("%s: bare gin answers\n%+v\nthe mock answered\n%+v", lc.name, got, want)
 		}
 		env := []string{"REFRESH_TOKEN=" + loadToken, "MOCK_SCENARIO=" + lc.scenario}
-		// Warm both up, then measure bare gin and the mock one after the
-		// other on the same cores.
+		// Warm both up, then measure bare gin and the mock in turns on the
+		// same cores, and keep each one's median round: other work on the
+		// machine then weighs on both alike.
 		for _, p := range []*proc{bare, mock} {
 			runWrk(t, wrk, p.base, env, "-t1", "-c32", "-d2s")
 		}
+		runs := map[*proc][]wrkResult{}
+		for range rounds {
+			for _, p := range []*proc{bare, mock} {
+				res := runWrk(t, wrk, p.base, env, "-t1", "-c32", "-d"+dur.String(), "--latency")
+				checkWrk(t, lc, p.name, res)
+				runs[p] = append(runs[p], res)
+			}
+		}
 		for _, p := range []*proc{bare, mock} {
-			res := runWrk(t, wrk, p.base, env, "-t1", "-c32", "-d"+dur.String(), "--latency")
-			checkWrk(t, lc, p.name, res)
 			st := p.status(t)
-			rows = append(rows, loadRow{lc: lc.name, server: p.name, wrk: res, ready: p.ready, rss: st["VmRSS"], hwm: st["VmHWM"]})
+			rows = append(rows, loadRow{lc: lc.name, server: p.name, wrk: median(runs[p]), rounds: runs[p], ready: p.ready, rss: st["VmRSS"], hwm: st["VmHWM"]})
 		}
 		mock.stop(t)
 		bare.stop(t)
@@ -96,7 +112,8 @@ func TestLoad(t *testing.T) {
 // loadRow is one line of the load table.
 type loadRow struct {
 	lc, server string
-	wrk        wrkResult
+	wrk        wrkResult   // the median round (req/s and p99 each)
+	rounds     []wrkResult // every round, in order
 	ready      time.Duration
 	rss, hwm   int64 // kB
 }
@@ -109,6 +126,14 @@ func loadTable(rows []loadRow) string {
 			r.wrk.p50.Round(time.Microsecond), r.wrk.p99.Round(time.Microsecond), r.ready.Round(100*time.Microsecond),
 			float64(r.rss)/1024, float64(r.hwm)/1024)
 	}
+	b.WriteString("\nrounds (req/s, p99):\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-24s %-9s", r.lc, r.server)
+		for _, w := range r.rounds {
+			fmt.Fprintf(&b, "  %.0f %s", w.reqPerSec, w.p99.Round(10*time.Microsecond))
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("\nmock against bare gin (targets: req/s >= 60%, p99 <= 2x, ready < 100ms, RSS < 40MB):\n")
 	for i := 0; i+1 < len(rows); i += 2 {
 		bare, mock := rows[i], rows[i+1]
@@ -119,6 +144,24 @@ func loadTable(rows []loadRow) string {
 			verdict(mock.ready < 100*time.Millisecond), float64(mock.hwm)/1024, verdict(mock.hwm < 40*1024))
 	}
 	return b.String()
+}
+
+// median is the median round: its req/s, p50 and p99 are each the median
+// of the rounds'.
+func median(rs []wrkResult) wrkResult {
+	mid := func(f func(wrkResult) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	m := rs[0]
+	m.reqPerSec = mid(func(r wrkResult) float64 { return r.reqPerSec })
+	m.p50 = time.Duration(mid(func(r wrkResult) float64 { return float64(r.p50) }))
+	m.p99 = time.Duration(mid(func(r wrkResult) float64 { return float64(r.p99) }))
+	return m
 }
 
 func verdict(ok bool) string {
