@@ -79,7 +79,25 @@ func (s *Server) serveOperation(c *gin.Context, op *spec.Operation) {
 			return s.store.popArmed(op.ID, sessions, snap.set.Get)
 		},
 	})
-	if err != nil {
+	var out *response
+	if err == nil && sel.Scenario != nil {
+		// Only a scenario chosen by its match rules or as the default must
+		// rotate the very token it was chosen for; one named by the request
+		// or armed may start a new family.
+		strict := sel.Rule == scenarios.RuleMatch || sel.Rule == scenarios.RuleDefault
+		out, err = s.render(sel.Scenario, req, token, strict)
+		var stale *staleTokenError
+		if errors.As(err, &stale) {
+			// A parallel request rotated the token after observe: answer as
+			// for the state it has now (reused, which revoked the family).
+			ent.TokenState = stale.state
+			sel, err = snap.sel.Select(scenarios.Query{Operation: op.ID, Request: req, Token: stale.state})
+			if err == nil && sel.Scenario != nil {
+				out, err = s.render(sel.Scenario, req, token, false)
+			}
+		}
+	}
+	if errors.Is(err, scenarios.ErrSelect) {
 		msg := strings.TrimPrefix(err.Error(), scenarios.ErrSelect.Error()+": ")
 		s.reject(c, op, start, ent, &rejection{status: http.StatusBadRequest, code: "invalid_request", message: msg, rule: "select_error"})
 		return
@@ -93,7 +111,7 @@ func (s *Server) serveOperation(c *gin.Context, op *spec.Operation) {
 	c.Header("X-Mock-Scenario-Used", sel.Name())
 	c.Header("X-Mock-Rule", string(sel.Rule))
 
-	if sel.Scenario == nil {
+	if sel.Scenario == nil && err == nil {
 		b, err := s.example(op, sel.Example)
 		if err != nil {
 			s.reject(c, op, start, ent, &rejection{status: http.StatusInternalServerError, code: "internal_server_error", message: err.Error(), rule: "error"})
@@ -108,7 +126,6 @@ func (s *Server) serveOperation(c *gin.Context, op *spec.Operation) {
 		s.finish(c, start, ent)
 		return
 	}
-	out, err := s.render(sel.Scenario, req, token)
 	if err != nil {
 		s.log.Error("render scenario", "scenario", sel.Scenario.Name, "err", err)
 		ent.Why += "; rendering failed: " + err.Error()

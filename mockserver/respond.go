@@ -25,10 +25,10 @@ type response struct {
 // rotates the presented refresh token; the new tokens reach templates as
 // .Token and the new refresh token is set as the refresh_token cookie
 // (unless the scenario scripts that cookie itself).
-func (s *Server) render(sc *scenarios.Scenario, req *scenarios.RequestData, token string) (*response, error) {
+func (s *Server) render(sc *scenarios.Scenario, req *scenarios.RequestData, token string, strict bool) (*response, error) {
 	data := &scenarios.RenderData{Request: *req, Now: s.store.now()}
 	if sc.Response.Rotate {
-		td, err := s.store.rotate(token)
+		td, err := s.store.rotate(token, strict)
 		if err != nil {
 			return nil, err
 		}

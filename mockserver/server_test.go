@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/refreshmock/refreshmock/scenarios"
 )
@@ -447,5 +449,59 @@ response: {status: 504, delay: 60s, body: {status: 504, message: x, code: gatewa
 	j := s.journal.last(1)
 	if len(j) != 1 || j[0].Fault != "client_gone" {
 		t.Errorf("journal = %+v, want a client_gone entry", j)
+	}
+}
+
+// TestParallelRefreshOneWinner: of many parallel refreshes with one token,
+// exactly one succeeds; the others are answered as reuse (or revoked).
+func TestParallelRefreshOneWinner(t *testing.T) {
+	t.Parallel()
+	s := mustServer(t, Config{})
+	const n = 16
+	codes := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			r := call{cookies: map[string]string{"refresh_token": DefaultSeedToken}}.serve(t, s)
+			if r.status == http.StatusOK {
+				codes <- "ok"
+				return
+			}
+			codes <- r.json(t)["code"].(string)
+		})
+	}
+	wg.Wait()
+	close(codes)
+	count := map[string]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count["ok"] != 1 || count["ok"]+count["refresh_token_reused"]+count["refresh_token_revoked"] != n {
+		t.Errorf("outcomes %v, want exactly one ok and the rest reused or revoked", count)
+	}
+}
+
+func TestStoreRotateStale(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	st := newStore(clk.Now, "rt_seed", time.Minute, time.Hour)
+	if state, _ := st.observe("rt_seed"); state != "valid" {
+		t.Fatalf("seed state %s", state)
+	}
+	td, err := st.rotate("rt_seed", true)
+	if err != nil || td.Family != "fam_seed" {
+		t.Fatalf("first rotate: %+v %v", td, err)
+	}
+	_, err = st.rotate("rt_seed", true)
+	var stale *staleTokenError
+	if !errors.As(err, &stale) || stale.state != "reused" {
+		t.Fatalf("second strict rotate: %v, want stale reused", err)
+	}
+	if state, _ := st.observe(td.Refresh); state != "revoked" {
+		t.Errorf("the family's newest token is %s after the stale rotate, want revoked", state)
+	}
+	td2, err := st.rotate("rt_seed", false)
+	if err != nil || td2.Family == "fam_seed" {
+		t.Errorf("non-strict rotate of a used token: %+v %v, want a new family", td2, err)
 	}
 }

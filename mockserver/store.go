@@ -188,17 +188,41 @@ func (st *store) observe(token string) (state, familyID string) {
 	return scenarios.TokenValid, f.id
 }
 
+// staleTokenError says that the presented token stopped being valid
+// between observe and rotate: a parallel request rotated it (or revoked
+// its family) first.
+type staleTokenError struct{ state string }
+
+func (e *staleTokenError) Error() string { return "the refresh token is now " + e.state }
+
 // rotate retires the presented token, when it is valid, and issues the
-// next one of its family with a new access token. For any other token (a
-// scenario chosen by name or armed) it starts a new family.
-func (st *store) rotate(presented string) (scenarios.TokenData, error) {
+// next one of its family with a new access token. When strict (the
+// scenario was chosen because the token was valid) and the token is no
+// longer valid, it rotates nothing and returns a *staleTokenError; a
+// rotated token presented again revokes its family, as in observe. For
+// any other token (a scenario named by the request or armed) it starts a
+// new family.
+func (st *store) rotate(presented string, strict bool) (scenarios.TokenData, error) {
 	st.mu.Lock()
 	now := st.realNow().Add(st.offset)
 	var f *family
-	if rec, ok := st.tokens[presented]; ok && !rec.rotated && !rec.family.revoked && now.Before(rec.expires) {
+	rec, ok := st.tokens[presented]
+	switch {
+	case ok && !rec.rotated && !rec.family.revoked && now.Before(rec.expires):
 		rec.rotated = true
 		f = rec.family
-	} else {
+	case ok && strict:
+		state := scenarios.TokenExpired
+		switch {
+		case rec.rotated:
+			rec.family.revoked = true
+			state = scenarios.TokenReused
+		case rec.family.revoked:
+			state = scenarios.TokenRevoked
+		}
+		st.mu.Unlock()
+		return scenarios.TokenData{}, &staleTokenError{state: state}
+	default:
 		f = st.newFamilyLocked("", "")
 	}
 	next := "rt_" + randomID(24)
