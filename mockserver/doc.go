@@ -54,7 +54,7 @@
 // Cache-Control: no-store. Presenting a rotated token again is reuse: it
 // answers refresh_token_reused and revokes the family, whose newer tokens
 // answer refresh_token_revoked from then on. Refresh tokens expire after
-// Config.RefreshTTL of mock time. The store keeps at most 100,000 tokens,
+// Config.RefreshTTL of mock time. The store keeps at most 10,000 tokens,
 // forgetting the oldest.
 //
 // Test tokens rt_test_<status>_<reason> are not in the store; the shipped

@@ -1,6 +1,9 @@
 package mockserver
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -503,5 +506,36 @@ func TestStoreRotateStale(t *testing.T) {
 	td2, err := st.rotate("rt_seed", false)
 	if err != nil || td2.Family == "fam_seed" {
 		t.Errorf("non-strict rotate of a used token: %+v %v, want a new family", td2, err)
+	}
+}
+
+// TestSignAccessMatchesSignJWT: the fast signer uses SignJWT's header and
+// key, and its claims decode to what was asked.
+func TestSignAccessMatchesSignJWT(t *testing.T) {
+	t.Parallel()
+	c := accessClaims{Sub: "user_\"x\"", Sid: "fam_1", Iat: 1700000000, Exp: 1700000900, Jti: "j1"}
+	got, err := signAccess(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SignJWT marshals a map, whose keys encoding/json sorts.
+	want, err := scenarios.SignJWT(map[string]any{"exp": c.Exp, "iat": c.Iat, "jti": c.Jti, "sid": c.Sid, "sub": c.Sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotParts, wantParts := strings.Split(got, "."), strings.Split(want, ".")
+	if gotParts[0] != wantParts[0] {
+		t.Errorf("header %s, want %s", gotParts[0], wantParts[0])
+	}
+	payload, _ := base64.RawURLEncoding.DecodeString(gotParts[1])
+	var back accessClaims
+	if err := json.Unmarshal(payload, &back); err != nil || back != c {
+		t.Errorf("claims decode to %+v (%v), want %+v", back, err, c)
+	}
+	// Payload key order differs from SignJWT's; check the signature.
+	mac := hmac.New(sha256.New, scenarios.JWTKey)
+	mac.Write([]byte(gotParts[0] + "." + gotParts[1]))
+	if sig := base64.RawURLEncoding.EncodeToString(mac.Sum(nil)); sig != gotParts[2] {
+		t.Errorf("signature %s, want %s", gotParts[2], sig)
 	}
 }
