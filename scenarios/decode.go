@@ -21,12 +21,32 @@ type decoder struct {
 	file string
 	sink *diagSink
 	pos  positions
+
+	// active holds the anchors being expanded, to stop an alias that
+	// refers to a node containing it; steps counts decoded values, to stop
+	// alias bombs.
+	active    map[*yaml.Node]bool
+	steps     int
+	exhausted bool
 }
+
+// maxDecodeSteps bounds the values decoded from one YAML document, aliases
+// expanded. Real scenarios hold a few hundred.
+const maxDecodeSteps = 100_000
 
 func (d *decoder) at(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Col: n.Column} }
 
 func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
 	d.sink.errorf(d.at(n), field, format, args...)
+	if d.pos != nil && field != "" {
+		d.pos[field+"#invalid"] = d.at(n)
+	}
+}
+
+// invalid reports whether decoding already found the field's value wrong.
+func (s *Scenario) invalid(field string) bool {
+	_, ok := s.pos[field+"#invalid"]
+	return ok
 }
 
 var (
@@ -37,7 +57,23 @@ var (
 // decode fills v (addressable) from n. field is the dotted path for
 // messages and positions.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string) {
+	if d.steps++; d.steps > maxDecodeSteps {
+		if !d.exhausted {
+			d.exhausted = true
+			d.errorf(n, field, "the document expands to more than %d values (aliases that repeat aliases?); write it out or split it", maxDecodeSteps)
+		}
+		return
+	}
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		if d.active[n.Alias] {
+			d.errorf(n, field, "alias *%s refers to a node that contains it; an alias cannot repeat its own anchor", n.Value)
+			return
+		}
+		if d.active == nil {
+			d.active = map[*yaml.Node]bool{}
+		}
+		d.active[n.Alias] = true
+		defer delete(d.active, n.Alias)
 		n = n.Alias
 	}
 	if d.pos != nil && field != "" {
@@ -135,8 +171,9 @@ func (d *decoder) structValue(n *yaml.Node, v reflect.Value, field string) {
 	}
 	keys, idx := fieldsOf(v.Type())
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
+	pairs := d.pairs(n, field)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		k, val := pairs[i], pairs[i+1]
 		sub := join(field, k.Value)
 		fi, ok := idx[k.Value]
 		if !ok {
@@ -155,6 +192,62 @@ func (d *decoder) structValue(n *yaml.Node, v reflect.Value, field string) {
 	}
 }
 
+// pairs returns the keys and values of a mapping (alternating, like
+// yaml.Node.Content) with YAML merge keys expanded: "<<: *base" or
+// "<<: [*a, *b]" adds the pairs of those mappings whose keys the mapping
+// does not give itself (the first merged mapping wins over later ones).
+func (d *decoder) pairs(n *yaml.Node, field string) []*yaml.Node {
+	var explicit, merged []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Tag != "!!merge" {
+			explicit = append(explicit, k, v)
+			continue
+		}
+		var sources []*yaml.Node
+		if v.Kind == yaml.SequenceNode {
+			sources = v.Content
+		} else {
+			sources = []*yaml.Node{v}
+		}
+		for _, src := range sources {
+			target := src
+			if src.Kind == yaml.AliasNode && src.Alias != nil {
+				if d.active[src.Alias] {
+					d.errorf(src, field, "alias *%s refers to a node that contains it; an alias cannot repeat its own anchor", src.Value)
+					continue
+				}
+				target = src.Alias
+			}
+			if target.Kind != yaml.MappingNode {
+				d.errorf(src, join(field, "<<"), "a merge key takes a mapping or a list of mappings, got %s", kindName(target))
+				continue
+			}
+			if d.active == nil {
+				d.active = map[*yaml.Node]bool{}
+			}
+			d.active[target] = true
+			merged = append(merged, d.pairs(target, field)...)
+			delete(d.active, target)
+		}
+	}
+	if merged == nil {
+		return explicit
+	}
+	given := map[string]bool{}
+	for i := 0; i < len(explicit); i += 2 {
+		given[explicit[i].Value] = true
+	}
+	out := explicit
+	for i := 0; i+1 < len(merged); i += 2 {
+		if k := merged[i]; !given[k.Value] {
+			given[k.Value] = true
+			out = append(out, k, merged[i+1])
+		}
+	}
+	return out
+}
+
 func (d *decoder) mapValue(n *yaml.Node, v reflect.Value, field string) {
 	if isNull(n) {
 		return
@@ -167,8 +260,9 @@ func (d *decoder) mapValue(n *yaml.Node, v reflect.Value, field string) {
 		v.Set(reflect.MakeMap(v.Type()))
 	}
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
+	pairs := d.pairs(n, field)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		k, val := pairs[i], pairs[i+1]
 		sub := join(field, k.Value)
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(k, field, "expected a name as key, got %s", kindName(k))

@@ -1,6 +1,7 @@
 package scenarios_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -193,6 +194,74 @@ func TestDecodeRejects(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("diagnostics:\n%v\nwant one starting with t.yaml:%s", diags, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeMergeKeys(t *testing.T) {
+	t.Parallel()
+	set := mustLoadOne(t, `name: merged
+operation: refresh_token
+match:
+  any:
+    - &cookie {cookies: {refresh_token: rt_1}, token: valid}
+    - <<: *cookie
+      token: expired
+response:
+  <<: [{status: 500}, {status: 502, content_type: application/json}]
+  body: {status: 500, message: Down., code: internal_server_error}
+`)
+	sc, _ := set.Get("merged")
+	if got, want := sc.Response.Status, 500; got != want {
+		t.Errorf("status = %d, want %d (the first merged mapping wins)", got, want)
+	}
+	if got, want := sc.Response.ContentType, "application/json"; got != want {
+		t.Errorf("content_type = %q, want %q (merged from the second mapping)", got, want)
+	}
+	alt := sc.Match.Any[1]
+	if got := alt.Token; got != "expired" {
+		t.Errorf("any[1].token = %q, want expired (explicit keys win over merged ones)", got)
+	}
+	if got := alt.Cookies["refresh_token"].Equals; got == nil || *got != "rt_1" {
+		t.Errorf("any[1].cookies.refresh_token = %v, want rt_1 (merged)", got)
+	}
+}
+
+// TestDecodeHostileAliases: aliases that contain themselves or expand
+// exponentially end in one diagnostic, quickly, instead of exhausting
+// memory.
+func TestDecodeHostileAliases(t *testing.T) {
+	t.Parallel()
+	bomb := "name: bomb\noperation: refresh_token\nmatch:\n  any:\n    - &a0 {token: valid}\n"
+	for i := 1; i <= 8; i++ {
+		refs := strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 9), ", ")
+		bomb += fmt.Sprintf("    - &a%d {any: [%s]}\n", i, refs)
+	}
+	bomb += "response: {status: 500, body: {status: 500, message: Down., code: internal_server_error}}\n"
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"alias inside its anchor", "name: r\noperation: refresh_token\nmatch: &m\n  any: [*m]\nresponse: {status: 500}\n", "t.yaml:4:9: match.any[0].any[0]: alias *m refers to a node that contains it"},
+		{"merge of its own anchor", "name: r\noperation: refresh_token\nresponse: &r\n  <<: *r\n  status: 500\n", "t.yaml:4:7: response: alias *r refers to a node that contains it"},
+		{"merge of a scalar", "name: r\noperation: refresh_token\nresponse:\n  <<: 5\n  status: 500\n", "t.yaml:4:7: response.<<: a merge key takes a mapping or a list of mappings, got the integer 5"},
+		{"alias bomb", bomb, "the document expands to more than 100000 values"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			set, diags := scenarios.Load(mustSpec(t), []scenarios.Source{{Name: "t.yaml", Data: []byte(tc.yaml)}})
+			if set != nil {
+				t.Fatal("loaded; want an error")
+			}
+			n := 0
+			for _, d := range diags {
+				if strings.Contains(d.String(), tc.want) {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("diagnostics:\n%v\nwant exactly one containing %q", diags, tc.want)
 			}
 		})
 	}

@@ -88,8 +88,11 @@ func prepareResponse(sc *Scenario, op *spec.Operation, sp *spec.Spec, sink *diag
 		errf("response", "missing; script at least response.status")
 		return
 	}
+	_, statusWritten := sc.pos["response.status"]
 	switch {
-	case r.Status == 0:
+	case r.Status == 0 && sc.invalid("response.status"):
+		// The decoder already said what is wrong with the value.
+	case r.Status == 0 && !statusWritten:
 		errf("response.status", "missing; give the HTTP status to answer with")
 	case r.Status < 100 || r.Status > 599:
 		errf("response.status", "%d is not an HTTP status; use 100 to 599", r.Status)
