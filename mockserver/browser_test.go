@@ -119,7 +119,7 @@ func (b browser) refresh() pageResult {
 func (b browser) refreshCookie(url string) *network.Cookie {
 	b.tb.Helper()
 	res, err := chromedp.Run(b.ctx, func(ctx context.Context, t *chromedp.Target) (network.GetCookiesResult, error) {
-		return cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
+		return cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{url, strings.TrimSuffix(url, "/") + "/auth/refresh"}})
 	})
 	if err != nil {
 		b.tb.Fatalf("get cookies: %v", err)
@@ -230,8 +230,8 @@ func TestBrowserRefreshFlow(t *testing.T) {
 	if c == nil || c.Value != t0 {
 		t.Fatalf("after sign-in the browser holds refresh_token %+v, want %s", c, t0)
 	}
-	if !c.HTTPOnly || c.SameSite != network.CookieSameSiteLax || c.Path != "/" {
-		t.Errorf("refresh_token cookie: HttpOnly %v SameSite %q Path %q, want HttpOnly Lax /", c.HTTPOnly, c.SameSite, c.Path)
+	if !c.HTTPOnly || c.SameSite != network.CookieSameSiteLax || c.Path != "/auth" {
+		t.Errorf("refresh_token cookie: HttpOnly %v SameSite %q Path %q, want HttpOnly Lax /auth", c.HTTPOnly, c.SameSite, c.Path)
 	}
 
 	// 3. Back on the app: the refresh now works and rotates the cookie.

@@ -40,8 +40,10 @@
 // rule, status and latency. The mock never answers a status the operation
 // does not document (unless a scenario opts in with
 // allow_undocumented_status); a panic answers the documented 500 envelope.
-// Requests that route to no operation answer 404 not_found, or 405
-// method_not_allowed with an Allow header, in the same envelope.
+// Requests that route to no operation answer 404 not_found in the same
+// envelope. A method the spec does not document for a path answers, with an
+// Allow header, the first of 405, 404 and 400 that the path's operations
+// document (404 not_found for the Refresh Token spec, which has no 405).
 //
 // # Tokens and the mock clock
 //

@@ -105,8 +105,8 @@ func TestRotationAndReuse(t *testing.T) {
 	if !ok {
 		t.Fatalf("no refresh_token Set-Cookie in %v", first.header)
 	}
-	if rc.Value == DefaultSeedToken || !strings.HasPrefix(rc.Value, "rt_") || !rc.HttpOnly || rc.SameSite != http.SameSiteLaxMode || rc.Path != "/" || rc.Secure {
-		t.Errorf("rotated cookie = %+v; want a new rt_ value, HttpOnly, SameSite=Lax, Path=/, not Secure over http", rc)
+	if rc.Value == DefaultSeedToken || !strings.HasPrefix(rc.Value, "rt_") || !rc.HttpOnly || rc.SameSite != http.SameSiteLaxMode || rc.Path != "/auth" || rc.Secure {
+		t.Errorf("rotated cookie = %+v; want a new rt_ value, HttpOnly, SameSite=Lax, Path=/auth, not Secure over http", rc)
 	}
 	if got := first.header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control = %q, want no-store", got)

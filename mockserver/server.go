@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,7 +42,7 @@ var DefaultCORSOrigins = []string{"http://localhost:*", "http://127.0.0.1:*"}
 // CookieConfig sets the attributes of the refresh-token cookie (and of
 // scripted cookies that leave them unset).
 type CookieConfig struct {
-	Path     string        // default "/"
+	Path     string        // default: the folder of the operation that reads the cookie, e.g. /auth
 	Domain   string        // default: host-only
 	SameSite http.SameSite // default Lax; None forces Secure
 	Secure   bool          // also set when the server runs TLS
@@ -102,9 +104,6 @@ func (c *Config) defaults() {
 	if len(c.CORSOrigins) == 0 {
 		c.CORSOrigins = DefaultCORSOrigins
 	}
-	if c.Cookie.Path == "" {
-		c.Cookie.Path = "/"
-	}
 	if c.Cookie.SameSite == 0 || c.Cookie.SameSite == http.SameSiteDefaultMode {
 		c.Cookie.SameSite = http.SameSiteLaxMode
 	}
@@ -117,6 +116,9 @@ func (c *Config) defaults() {
 	c.BasePath = "/" + strings.Trim(c.BasePath, "/")
 	if c.BasePath == "/" {
 		c.BasePath = ""
+	}
+	if c.Cookie.Path == "" {
+		c.Cookie.Path = defaultCookiePath(c.Spec, c.BasePath)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -281,6 +283,59 @@ func (s *Server) relPath(path string) (string, bool) {
 	return rest, true
 }
 
+// defaultCookiePath narrows the refresh-token cookie to the folder of the
+// first operation that documents it as a cookie parameter (/auth for
+// POST /auth/refresh), so that browsers do not send it with every request.
+func defaultCookiePath(sp *spec.Spec, basePath string) string {
+	if sp != nil {
+		for _, op := range sp.Operations() {
+			if _, ok := op.Parameter("cookie", RefreshCookie); ok {
+				dir := path.Dir(op.Path)
+				if dir == "/" || dir == "." {
+					dir = ""
+				}
+				if p := basePath + dir; p != "" {
+					return p
+				}
+				return "/"
+			}
+		}
+	}
+	if basePath != "" {
+		return basePath
+	}
+	return "/"
+}
+
+// wrongMethodStatus picks the documented status that answers a method the
+// spec does not document for a path: 405 when one of the path's operations
+// documents it, else 404, else 400. The mock never answers a status the
+// spec does not document.
+func (s *Server) wrongMethodStatus(rel string, allowed []string) (int, string) {
+	var ops []*spec.Operation
+	for _, m := range allowed {
+		if op, _ := s.cfg.Spec.Route(m, rel); op != nil {
+			ops = append(ops, op)
+		}
+	}
+	for _, cand := range []struct {
+		status int
+		code   string
+	}{{http.StatusMethodNotAllowed, "method_not_allowed"}, {http.StatusNotFound, "not_found"}, {http.StatusBadRequest, "invalid_request"}} {
+		for _, op := range ops {
+			if !op.Documents(cand.status) {
+				continue
+			}
+			code := cand.code
+			if cat := op.Catalog(cand.status); len(cat) > 0 && !slices.Contains(cat, code) {
+				code = cat[0]
+			}
+			return cand.status, code
+		}
+	}
+	return http.StatusNotFound, "not_found"
+}
+
 // noRoute routes with the spec (for paths Gin could not register), and
 // otherwise answers 404 or 405 in the error envelope.
 func (s *Server) noRoute(c *gin.Context) {
@@ -297,7 +352,8 @@ func (s *Server) noRoute(c *gin.Context) {
 	start := time.Now()
 	status, code, msg := http.StatusNotFound, "not_found", fmt.Sprintf("no operation at %s; the spec %s has: %s", r.URL.Path, s.cfg.Spec.Name(), s.operationList())
 	if ok && len(allowed) > 0 {
-		status, code = http.StatusMethodNotAllowed, "method_not_allowed"
+		rel, _ := s.relPath(r.URL.Path)
+		status, code = s.wrongMethodStatus(rel, allowed)
 		msg = fmt.Sprintf("%s is not documented for %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, ", "))
 		c.Header("Allow", strings.Join(allowed, ", "))
 	}

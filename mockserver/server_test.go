@@ -100,7 +100,7 @@ func TestRouting(t *testing.T) {
 		{"under the base path", call{path: "/api/auth/refresh", cookies: map[string]string{"refresh_token": DefaultSeedToken}}, 200, ""},
 		{"trailing slash", call{path: "/api/auth/refresh/"}, 401, ""},
 		{"without the base path", call{path: "/auth/refresh"}, 404, ""},
-		{"wrong method", call{method: http.MethodGet, path: "/api/auth/refresh"}, 405, "POST"},
+		{"wrong method", call{method: http.MethodGet, path: "/api/auth/refresh"}, 404, "POST"},
 		{"unknown control endpoint", call{method: http.MethodGet, path: "/__mock/nope"}, 404, ""},
 	}
 	for _, tc := range tests {

@@ -117,7 +117,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.sameSite, "cookie-samesite", "Lax", "SameSite of the refresh_token cookie: Lax, Strict or None (None implies Secure)")
 	fs.BoolVar(&o.cookieSecure, "cookie-secure", false, "mark the refresh_token cookie Secure (always with TLS)")
 	fs.StringVar(&o.cookieDomain, "cookie-domain", "", "Domain of the refresh_token cookie (default: host-only)")
-	fs.StringVar(&o.cookiePath, "cookie-path", "/", "Path of the refresh_token cookie")
+	fs.StringVar(&o.cookiePath, "cookie-path", "", "Path of the refresh_token cookie (default: the refresh operation's folder, /auth, under --base-path)")
 	fs.Var(&o.corsOrigins, "cors-origin", "allowed CORS origin, scheme://host[:port], scheme://host:* or *; repeatable or comma-separated (default http://localhost:*,http://127.0.0.1:*)")
 	fs.StringVar(&o.controlToken, "control-token", os.Getenv("REFRESHMOCK_CONTROL_TOKEN"), "bearer token the control API requires (env REFRESHMOCK_CONTROL_TOKEN)")
 	fs.Var(&o.maxBody, "max-body", "request body limit, e.g. 1MiB or 65536 (default 1MiB)")
