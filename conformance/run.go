@@ -389,7 +389,6 @@ func (r *runner) coverage(cases []caseDef, results []CaseResult) []CoverageRow {
 	for _, resp := range r.op.Responses {
 		row := CoverageRow{Status: resp.Status, Description: resp.Description}
 		var expectedBy, skippedBy []string
-		var gotInstead []string
 		for i, res := range results {
 			for _, ex := range res.Exchanges {
 				if ex.Status == resp.Status && ex.Operation == r.op.ID {
@@ -399,7 +398,6 @@ func (r *runner) coverage(cases []caseDef, results []CaseResult) []CoverageRow {
 					}
 				} else if slices.Contains(ex.Expected, resp.Status) && len(ex.Expected) == 1 {
 					expectedBy = append(expectedBy, fmt.Sprintf("%s got %s", res.ID, statusOrError(ex)))
-					gotInstead = append(gotInstead, res.ID)
 				}
 			}
 			if res.Outcome == Skip && slices.Contains(cases[i].expects, resp.Status) {

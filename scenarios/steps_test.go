@@ -3,6 +3,7 @@ package scenarios
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -220,4 +221,46 @@ func TestCaptureExtract(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzParseVars(f *testing.F) {
+	for _, seed := range []string{"A=1\n# c\nexport B = 'x'\nC=\"\\t\"\n", "=\n", "1A=2", "A=\"unterminated", "\ufeffA=b"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		vars, err := ParseVars(strings.NewReader(in), "fuzz.vars")
+		if err != nil {
+			if !errors.Is(err, ErrVarsFile) && !strings.Contains(err.Error(), "read vars") {
+				t.Fatalf("error %v does not wrap ErrVarsFile", err)
+			}
+			return
+		}
+		for k := range vars {
+			if !varName.MatchString(k) {
+				t.Fatalf("ParseVars accepted the name %q", k)
+			}
+		}
+	})
+}
+
+func FuzzExpand(f *testing.F) {
+	for _, seed := range []string{"${A}", "x${A}y${B}", "${", "${}", "$${A}}", "${A", "${A}${A}"} {
+		f.Add(seed, "value")
+	}
+	f.Fuzz(func(t *testing.T, in, value string) {
+		got, missing := Expand(in, func(string) (string, bool) { return value, true })
+		if want := varPattern.ReplaceAllLiteralString(in, value); got != want || len(missing) != 0 {
+			t.Fatalf("Expand(%q) = %q, %v; want %q, none missing", in, got, missing, want)
+		}
+		var names []string
+		for _, m := range varPattern.FindAllStringSubmatch(in, -1) {
+			if !slices.Contains(names, m[1]) {
+				names = append(names, m[1])
+			}
+		}
+		got, missing = Expand(in, func(string) (string, bool) { return "", false })
+		if got != in || !slices.Equal(missing, names) {
+			t.Fatalf("Expand(%q) with nothing set = %q, %v; want the input and %v missing", in, got, missing, names)
+		}
+	})
 }
