@@ -29,17 +29,6 @@ var explainedWarnings = map[string]string{
 	conformance.CheckCookiePath: "refresh_token cookie Path=/ by default (--cookie-path narrows it)",
 }
 
-// mockRaceDefect is true while the mock's token store lets parallel
-// refreshes with one token succeed more than once: store.observe (which
-// classifies the token valid) and store.rotate are separate critical
-// sections, and rotate starts a new family for a token that another request
-// has just rotated, so a losing request answers 200 instead of 401
-// refresh_token_reused. The runner's flow/race reports it
-// (race-multiple-success) in about 1 run in 30 under load. Until the mock is
-// fixed, the self-conformance run leaves flow/race out and
-// TestSelfConformanceRace says why.
-const mockRaceDefect = true
-
 // startMock serves the real mock with the shipped scenarios on a loopback
 // listener, as `refreshmock serve` does by default.
 func startMock(tb testing.TB) string {
@@ -98,11 +87,7 @@ func TestSelfConformance(t *testing.T) {
 	base := startMock(t)
 	jsonFile := filepath.Join(t.TempDir(), "report.json")
 	var stdout, stderr bytes.Buffer
-	extra := []string{"--report", "json", jsonFile}
-	if mockRaceDefect {
-		extra = append(extra, "--skip", "flow/race")
-	}
-	code := run(context.Background(), conformArgs(t, base, extra...), &stdout, &stderr)
+	code := run(context.Background(), conformArgs(t, base, "--report", "json", jsonFile), &stdout, &stderr)
 	if code != exitOK {
 		t.Fatalf("conform against the mock exits %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -115,7 +100,7 @@ func TestSelfConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range rep.Cases {
-		if c.Outcome == conformance.Skip && c.ID != "flow/race" {
+		if c.Outcome == conformance.Skip {
 			t.Errorf("case %s skipped (%s); mock.vars and the issued tokens should supply every variable", c.ID, c.SkipReason)
 		}
 		for _, f := range c.Findings {
@@ -147,12 +132,11 @@ func TestSelfConformance(t *testing.T) {
 	t.Logf("self-conformance: %+v", rep.Summary)
 }
 
-// TestSelfConformanceRace runs the race flow against the real mock: of
-// parallel refreshes with one token, at most one may succeed.
+// TestSelfConformanceRace runs the race flow against the real mock
+// several times: of parallel refreshes with one token, at most one may
+// succeed (a check-then-rotate race in the mock's store once let several
+// win, about one run in 30).
 func TestSelfConformanceRace(t *testing.T) {
-	if mockRaceDefect {
-		t.Skip("known mock defect (see mockRaceDefect): parallel refreshes with one token can succeed more than once")
-	}
 	t.Parallel()
 	base := startMock(t)
 	var stdout, stderr bytes.Buffer
@@ -190,9 +174,6 @@ func BenchmarkSelfConformance(b *testing.B) {
 		}
 		resp.Body.Close()
 		args := conformArgs(b, base)
-		if mockRaceDefect {
-			args = append(args, "--skip", "flow/race")
-		}
 		b.StartTimer()
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), args, &stdout, &stderr); code != exitOK {
