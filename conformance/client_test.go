@@ -146,10 +146,10 @@ func TestHostileTarget(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 		t.Cleanup(srv.Close)
 		cfg := noTokenConfig(t, srv.URL)
-		cfg.Timeout = 100 * time.Millisecond
+		cfg.Timeout = 300 * time.Millisecond
 		rep := mustRun(t, cfg)
 		if got := checksOf(rep); rep.OK() || len(got) != 1 || got[0] != conformance.CheckTransport ||
-			!strings.Contains(rep.Cases[0].Findings[0].Message, "no complete answer within 100ms") {
+			!strings.Contains(rep.Cases[0].Findings[0].Message, "no complete answer within 300ms") {
 			t.Errorf("checks = %v, want one transport-error saying the timeout:\n%s", got, findingsText(rep))
 		}
 	})
@@ -271,5 +271,26 @@ func TestVarSources(t *testing.T) {
 	}
 	if _, ok := src.Lookup("MISSING"); ok {
 		t.Errorf("Lookup(MISSING) is set")
+	}
+}
+
+// TestInterrupted: a cancelled run returns what it has and says so.
+func TestInterrupted(t *testing.T) {
+	t.Parallel()
+	cfg, _ := testConfig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg.Concurrency = 1
+	cfg.Progress = func(done, _ int, _ conformance.CaseResult) {
+		if done == 2 {
+			cancel()
+		}
+	}
+	rep, err := conformance.Run(ctx, cfg)
+	if !errors.Is(err, context.Canceled) || rep == nil {
+		t.Fatalf("Run = %v, %v; want a partial report and context.Canceled", rep, err)
+	}
+	last := rep.Cases[len(rep.Cases)-1]
+	if last.Outcome != conformance.Skip || !strings.Contains(last.SkipReason, "interrupted") {
+		t.Errorf("last case = %s %s, want skipped as interrupted", last.Outcome, last.SkipReason)
 	}
 }
