@@ -94,7 +94,9 @@ func TestLoad(t *testing.T) {
 		runs := map[*proc][]wrkResult{}
 		for range rounds {
 			for _, p := range []*proc{bare, mock} {
+				cpu0 := p.cpuTime(t)
 				res := runWrk(t, wrk, p.base, env, "-t1", "-c32", "-d"+wrkSeconds(dur), "--latency")
+				res.cpuPerReq = (p.cpuTime(t) - cpu0) / time.Duration(max(res.requests, 1))
 				checkWrk(t, lc, p.name, res)
 				runs[p] = append(runs[p], res)
 			}
@@ -120,17 +122,17 @@ type loadRow struct {
 
 func loadTable(rows []loadRow) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-24s %-9s %10s %9s %9s %9s %8s %8s\n", "traffic", "server", "req/s", "p50", "p99", "ready", "RSS MB", "HWM MB")
+	fmt.Fprintf(&b, "%-24s %-9s %10s %9s %9s %9s %8s %8s %9s\n", "traffic", "server", "req/s", "p50", "p99", "ready", "RSS MB", "HWM MB", "CPU/req")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "%-24s %-9s %10.0f %9s %9s %9s %8.1f %8.1f\n", r.lc, r.server, r.wrk.reqPerSec,
+		fmt.Fprintf(&b, "%-24s %-9s %10.0f %9s %9s %9s %8.1f %8.1f %9s\n", r.lc, r.server, r.wrk.reqPerSec,
 			r.wrk.p50.Round(time.Microsecond), r.wrk.p99.Round(time.Microsecond), r.ready.Round(100*time.Microsecond),
-			float64(r.rss)/1024, float64(r.hwm)/1024)
+			float64(r.rss)/1024, float64(r.hwm)/1024, r.wrk.cpuPerReq.Round(100*time.Nanosecond))
 	}
-	b.WriteString("\nrounds (req/s, p99):\n")
+	b.WriteString("\nrounds (req/s, p99, server CPU per request):\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "%-24s %-9s", r.lc, r.server)
 		for _, w := range r.rounds {
-			fmt.Fprintf(&b, "  %.0f %s", w.reqPerSec, w.p99.Round(10*time.Microsecond))
+			fmt.Fprintf(&b, "  %.0f %s %s", w.reqPerSec, w.p99.Round(10*time.Microsecond), w.cpuPerReq.Round(100*time.Nanosecond))
 		}
 		b.WriteString("\n")
 	}
@@ -139,10 +141,13 @@ func loadTable(rows []loadRow) string {
 		bare, mock := rows[i], rows[i+1]
 		ratio := mock.wrk.reqPerSec / bare.wrk.reqPerSec
 		p99 := float64(mock.wrk.p99) / float64(bare.wrk.p99)
-		fmt.Fprintf(&b, "%-24s req/s %5.1f%% %s  p99 %.2fx %s  ready %s %s  HWM %.1fMB %s\n", mock.lc,
+		fmt.Fprintf(&b, "%-24s req/s %5.1f%% %s  p99 %.2fx %s  ready %s %s  HWM %.1fMB %s  CPU per request %.2fx\n", mock.lc,
 			100*ratio, verdict(ratio >= 0.6), p99, verdict(p99 <= 2), mock.ready.Round(100*time.Microsecond),
-			verdict(mock.ready < 100*time.Millisecond), float64(mock.hwm)/1024, verdict(mock.hwm < 40*1024))
+			verdict(mock.ready < 100*time.Millisecond), float64(mock.hwm)/1024, verdict(mock.hwm < 40*1024),
+			float64(mock.wrk.cpuPerReq)/float64(bare.wrk.cpuPerReq))
 	}
+	b.WriteString("(CPU per request does not depend on what else runs on the machine; its inverse ratio is what\n" +
+		"the req/s ratio tends to when the server, not the machine, is the limit.)\n")
 	return b.String()
 }
 
@@ -161,6 +166,7 @@ func median(rs []wrkResult) wrkResult {
 	m.reqPerSec = mid(func(r wrkResult) float64 { return r.reqPerSec })
 	m.p50 = time.Duration(mid(func(r wrkResult) float64 { return float64(r.p50) }))
 	m.p99 = time.Duration(mid(func(r wrkResult) float64 { return float64(r.p99) }))
+	m.cpuPerReq = time.Duration(mid(func(r wrkResult) float64 { return float64(r.cpuPerReq) }))
 	return m
 }
 
@@ -559,6 +565,26 @@ func (p *proc) status(tb testing.TB) map[string]int64 {
 	return out
 }
 
+// cpuTime is the user plus system CPU time the process has used
+// (/proc/PID/stat utime and stime, in clock ticks of 10 ms on Linux).
+func (p *proc) cpuTime(tb testing.TB) time.Duration {
+	tb.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		tb.Fatalf("read stat of %s: %v", p.name, err)
+	}
+	// Fields after the command name, which is in parentheses and may
+	// hold spaces: state is field 3, utime 14, stime 15.
+	rest := string(b[bytes.LastIndexByte(b, ')')+2:])
+	f := strings.Fields(rest)
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		tb.Fatalf("stat of %s: utime %q stime %q", p.name, f[11], f[12])
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
 func (p *proc) health(tb testing.TB) map[string]json.RawMessage {
 	tb.Helper()
 	h, err := p.tryHealth()
@@ -761,6 +787,7 @@ type wrkResult struct {
 	reqPerSec                     float64
 	p50, p90, p99, max            time.Duration
 	socketErrors                  int64
+	cpuPerReq                     time.Duration // the server's user+system CPU time per request (not from wrk)
 	connect, read, write, timeout int64
 	non2xx                        int64
 }
