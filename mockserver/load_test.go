@@ -228,7 +228,7 @@ func TestSoak(t *testing.T) {
 	// them, else from the stack dump of a twin process started the same
 	// way (the control API does not report goroutines).
 	twin := startProc(t, "twin", bins.mock, args...)
-	before, how := goroutines(t, twin)
+	before, howBefore := goroutines(t, twin)
 
 	mock := startProc(t, "mock", bins.mock, args...)
 	if _, ok := mock.health(t)["goroutines"]; ok {
@@ -342,7 +342,7 @@ func TestSoak(t *testing.T) {
 	st := mock.status(t)
 	// Let the server notice the closed connections before counting.
 	time.Sleep(time.Second)
-	after, _ := goroutines(t, mock)
+	after, how := goroutines(t, mock)
 	if after > before+10 {
 		t.Errorf("goroutines: %d after the soak, %d before: a leak", after, before)
 	}
@@ -354,14 +354,14 @@ latency       p50 %s  p90 %s  p99 %s  max %s
 RSS           peak %.1f MB (VmHWM), sampled peak %.1f MB, at the end %.1f MB
 connections   %d established at once (peak of /proc/net/tcp samples)
 threads       %d before, %d at the end
-goroutines    %d before, %d after (%s)
+goroutines    %d before (%s), %d after (%s)
 reloads       %s`,
 		wrkSeconds(dur), lc.name, lc.status, res.requests, res.duration, res.reqPerSec,
 		res.socketErrors, res.connect, res.read, res.write, res.timeout, res.non2xx,
 		res.p50, res.p90, res.p99, res.max,
 		float64(st["VmHWM"])/1024, float64(peak)/1024, float64(st["VmRSS"])/1024,
 		peakConns, threadsBefore, st["Threads"],
-		before, after, how,
+		before, howBefore, after, how,
 		strings.Join(reloads, "; "))
 }
 
@@ -639,18 +639,20 @@ func goroutines(tb testing.TB, p *proc) (int, string) {
 	case <-time.After(15 * time.Second):
 		tb.Fatalf("%s did not exit on SIGQUIT", p.name)
 	}
-	n := userGoroutines(p.stderr.String())
+	m := userGoroutines(p.stderr.String())
+	n := countGoroutines(m)
 	if n == 0 {
 		tb.Fatalf("no goroutine in the SIGQUIT dump of %s:\n%s", p.name, p.stderr)
 	}
-	return n, "counted in the SIGQUIT stack dump, runtime-only goroutines left out as runtime.NumGoroutine does; the control API does not report goroutines"
+	return n, fmt.Sprintf("counted in the SIGQUIT stack dump, runtime-only goroutines left out as runtime.NumGoroutine does; the control API does not report goroutines; %s: %v", p.name, m)
 }
 
 // userGoroutines counts the goroutines of a Go stack dump that run some
 // code outside the runtime package (runtime.NumGoroutine's count: the dump
-// on SIGQUIT also lists the runtime's own, such as GC workers).
-func userGoroutines(dump string) int {
-	n := 0
+// on SIGQUIT also lists the runtime's own, such as GC workers), by their
+// innermost function outside the runtime.
+func userGoroutines(dump string) map[string]int {
+	out := map[string]int{}
 	for block := range strings.SplitSeq(dump, "\n\n") {
 		block = strings.TrimLeft(block, "\n")
 		if !strings.HasPrefix(block, "goroutine ") {
@@ -662,10 +664,20 @@ func userGoroutines(dump string) int {
 				continue
 			}
 			if !strings.HasPrefix(l, "runtime.") {
-				n++
+				fn, _, _ := strings.Cut(l, "(0x")
+				fn, _, _ = strings.Cut(fn, "({")
+				out[strings.TrimSuffix(fn, "(...)")]++
 				break
 			}
 		}
+	}
+	return out
+}
+
+func countGoroutines(m map[string]int) int {
+	n := 0
+	for _, c := range m {
+		n += c
 	}
 	return n
 }
@@ -675,8 +687,12 @@ func TestUserGoroutines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := userGoroutines(string(b)), 4; got != want {
-		t.Errorf("userGoroutines = %d, want %d", got, want)
+	got := userGoroutines(string(b))
+	if n, want := countGoroutines(got), 4; n != want {
+		t.Errorf("userGoroutines counts %d (%v), want %d", n, got, want)
+	}
+	if got["internal/poll.runtime_pollWait"] != 1 {
+		t.Errorf("userGoroutines = %v, want one in internal/poll.runtime_pollWait (the listener)", got)
 	}
 }
 
