@@ -29,6 +29,12 @@ names must be unique across all of them.
 A documented status that no scenario scripts is a warning, so that linting
 one new file alone passes; --strict turns warnings into failures.
 
+--format json prints one document: {"spec", "files", "scenarios", "strict",
+"diagnostics": [{"pos": {"file", "line", "col"}, "severity", "field",
+"message", "rule"}], "coverage": {"operations": [{"operation", "method",
+"path", "statuses": [{"status", "description", "documented", "scenarios",
+"conform"}]}]} (null when a file has errors), "errors", "warnings", "ok"}.
+
 Exit codes: 0 clean, 1 errors (or warnings with --strict), 2 usage or
 configuration error (bad flag, unreadable spec, missing path).
 
