@@ -24,9 +24,6 @@ var explainedWarnings = map[string]string{
 	// The self-conformance target is plain HTTP on loopback: serve sets
 	// Secure only with TLS or --cookie-secure.
 	conformance.CheckCookieSecure: "Secure cookie attribute over plain HTTP on loopback",
-	// serve's --cookie-path defaults to / so that a frontend on any path of
-	// the mock's origin gets the cookie; --cookie-path /auth narrows it.
-	conformance.CheckCookiePath: "refresh_token cookie Path=/ by default (--cookie-path narrows it)",
 }
 
 // startMock serves the real mock with the shipped scenarios on a loopback
