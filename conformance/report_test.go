@@ -5,12 +5,12 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/refreshmock/refreshmock/internal/golden"
+
 	"github.com/refreshmock/refreshmock/conformance"
 )
 
@@ -49,19 +49,7 @@ func zeroCase(c *conformance.CaseResult) {
 func checkGolden(t *testing.T, name, got, target string) {
 	t.Helper()
 	got = strings.ReplaceAll(got, target, "http://127.0.0.1:PORT")
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-want +got); rerun with -update if the change is intended:\n%s", name, diff)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
 
 func TestGoldenReports(t *testing.T) {

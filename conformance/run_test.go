@@ -2,7 +2,6 @@ package conformance_test
 
 import (
 	"context"
-	"flag"
 	"slices"
 	"strings"
 	"testing"
@@ -11,8 +10,6 @@ import (
 	"github.com/refreshmock/refreshmock/scenarios"
 	"github.com/refreshmock/refreshmock/spec"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func mustSpec(tb testing.TB) *spec.Spec {
 	tb.Helper()

@@ -1,10 +1,10 @@
 package scenarios_test
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/refreshmock/refreshmock/internal/golden"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tidwall/gjson"
@@ -12,8 +12,6 @@ import (
 	"github.com/refreshmock/refreshmock/scenarios"
 	"github.com/refreshmock/refreshmock/spec"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // mustSpec loads the embedded Refresh Token document.
 func mustSpec(tb testing.TB) *spec.Spec {
@@ -38,20 +36,7 @@ func mustEmbedded(tb testing.TB) *scenarios.Set {
 // checkGolden compares got with testdata/name, or rewrites it with -update.
 func checkGolden(tb testing.TB, name, got string) {
 	tb.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("read golden file: %v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		tb.Errorf("output differs from %s (-want +got):\n%s", path, diff)
-	}
+	golden.Check(tb, filepath.Join("testdata", name), got)
 }
 
 func TestEmbeddedLoadsWithoutDiagnostics(t *testing.T) {

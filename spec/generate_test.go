@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/refreshmock/refreshmock/internal/golden"
 )
 
 const examplesGolden = "testdata/examples.golden"
@@ -108,18 +108,7 @@ func TestExamplesGolden(t *testing.T) {
 		}
 		fmt.Fprintf(&got, "%s%s %d\n%s\n", goldenHeader, op.ID, status, body)
 	}
-	if *update {
-		if err := os.WriteFile(examplesGolden, got.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(examplesGolden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./spec -run TestExamplesGolden -update)", err)
-	}
-	if diff := cmp.Diff(string(want), got.String()); diff != "" {
-		t.Errorf("examples differ from %s (-want +got); rerun with -update if intended:\n%s", examplesGolden, diff)
-	}
+	golden.Check(t, examplesGolden, got.String())
 }
 
 // goldenExamples reads the bodies of examples.golden, by status.

@@ -2,7 +2,6 @@ package spec_test
 
 import (
 	"errors"
-	"flag"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 
 	"github.com/refreshmock/refreshmock/spec"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const petstoreFile = "testdata/petstore.yaml"
 

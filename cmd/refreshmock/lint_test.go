@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/refreshmock/refreshmock/internal/golden"
+
 	"github.com/google/go-cmp/cmp"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // runCLI runs the binary's run function in-process and returns its exit
 // code, stdout and stderr.
@@ -27,20 +25,7 @@ func runCLI(tb testing.TB, args ...string) (code int, stdout, stderr string) {
 // checkGolden compares got with testdata/name, or rewrites it with -update.
 func checkGolden(tb testing.TB, name, got string) {
 	tb.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("read golden file: %v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		tb.Errorf("output differs from %s (-want +got):\n%s", path, diff)
-	}
+	golden.Check(tb, filepath.Join("testdata", name), got)
 }
 
 func TestLintGolden(t *testing.T) {
