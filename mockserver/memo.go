@@ -7,10 +7,13 @@ import (
 	"sync"
 )
 
-// Validation memo bounds: requests with bodies up to memoMaxBody bytes are
-// remembered, at most 2*memoEntries of them.
+// Validation memo bounds: requests with bodies up to memoMaxBody bytes and
+// keys (method, path, query, headers and body) up to memoMaxKey bytes are
+// remembered, at most 2*memoEntries of them: at most about 64 MB however
+// large and varied the requests.
 const (
 	memoMaxBody = 4 << 10
+	memoMaxKey  = 8 << 10
 	memoEntries = 4096
 )
 
@@ -31,9 +34,9 @@ func newValidationMemo() *validationMemo {
 }
 
 // memoKey identifies a request for validation, or "" when it should not
-// be remembered (a large body).
+// be remembered (a large body or large headers).
 func memoKey(r *http.Request, rel string, body []byte) string {
-	if len(body) > memoMaxBody {
+	if len(body) > memoMaxBody || len(rel)+len(r.URL.RawQuery) > memoMaxKey {
 		return ""
 	}
 	keys := make([]string, 0, len(r.Header))
@@ -44,6 +47,9 @@ func memoKey(r *http.Request, rel string, body []byte) string {
 		for _, v := range vs {
 			n += len(v) + 1
 		}
+	}
+	if n > memoMaxKey {
+		return ""
 	}
 	slices.Sort(keys)
 	var b strings.Builder
@@ -85,4 +91,11 @@ func (m *validationMemo) put(key string, rej *rejection) {
 		m.prev, m.cur = m.cur, make(map[string]*rejection, memoEntries)
 	}
 	m.cur[key] = rej
+}
+
+// size is the number of remembered requests.
+func (m *validationMemo) size() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.cur) + len(m.prev)
 }

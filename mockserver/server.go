@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net/http"
 	"path"
@@ -34,6 +35,37 @@ const (
 	SessionCookie = "mock_session"
 	SessionHeader = "X-Mock-Session"
 )
+
+// Limits of the HTTP server NewHTTPServer builds (refreshmock serve).
+const (
+	// ReadHeaderTimeout closes a connection whose request line and headers
+	// do not arrive in time (slowloris).
+	ReadHeaderTimeout = 10 * time.Second
+	// ReadTimeout bounds reading a whole request, body included.
+	ReadTimeout = 60 * time.Second
+	// IdleTimeout closes idle keep-alive connections.
+	IdleTimeout = 120 * time.Second
+	// MaxHeaderBytes bounds the request line and headers (cookies
+	// included). net/http reads at most this plus 4 kB of them, then answers
+	// 431 Request Header Fields Too Large and closes the connection: the
+	// request never reaches the mock, which could only answer a documented
+	// status after reading the whole header.
+	MaxHeaderBytes = 64 << 10
+)
+
+// NewHTTPServer returns an http.Server for h with the limits above set
+// explicitly (the zero values of http.Server mean no timeouts and 1 MB of
+// headers). errorLog may be nil.
+func NewHTTPServer(h http.Handler, errorLog *log.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          errorLog,
+	}
+}
 
 // DefaultCORSOrigins are the origins allowed when Config.CORSOrigins is
 // empty: any port of localhost and 127.0.0.1, as dev servers use.

@@ -22,6 +22,9 @@ const (
 	maxTokens = 10_000 // oldest tokens are forgotten beyond this
 	maxArmed  = 1_000
 	maxCount  = 1_000_000 // per armed entry
+	// maxSession bounds an armed entry's session key (a header or cookie
+	// value, a family id or a refresh token).
+	maxSession = 256
 )
 
 // errArm is wrapped by arming errors the control API reports as 400.
@@ -275,6 +278,9 @@ func (st *store) arm(sc *scenarios.Scenario, count int, session string) (armedEn
 		return armedEntry{}, fmt.Errorf("%w: count %d is out of range; use 1 to %d", errArm, count, maxCount)
 	}
 	session = strings.TrimSpace(session)
+	if len(session) > maxSession {
+		return armedEntry{}, fmt.Errorf("%w: the session is %d bytes long; use at most %d", errArm, len(session), maxSession)
+	}
 	if session != "" {
 		session = st.sessionOf(session)
 	}

@@ -156,14 +156,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := mockserver.NewHTTPServer(srv, slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	scheme, serve := "http", func() error { return hs.Serve(ln) }
 	if cfg.TLS {
 		scheme, serve = "https", func() error { return hs.ServeTLS(ln, o.tlsCert, o.tlsKey) }
