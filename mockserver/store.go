@@ -37,7 +37,7 @@ type store struct {
 	mu         sync.Mutex
 	realNow    func() time.Time
 	offset     time.Duration
-	tokens     map[string]*tokenRec
+	tokens     map[string]tokenRec
 	order      []string // issue order, for eviction; order[head:] are live
 	head       int
 	families   map[string]*family
@@ -48,9 +48,11 @@ type store struct {
 	refreshTTL time.Duration
 }
 
+// tokenRec is kept by value in the map: one pointer (the family) per token
+// for the GC to scan, and no allocation of its own.
 type tokenRec struct {
 	family  *family
-	expires time.Time
+	expires int64 // mock-clock Unix nanoseconds
 	rotated bool
 }
 
@@ -90,7 +92,7 @@ func newStore(now func() time.Time, seed string, accessTTL, refreshTTL time.Dura
 // clock and seeds the starting token.
 func (st *store) resetLocked() {
 	st.offset = 0
-	st.tokens = map[string]*tokenRec{}
+	st.tokens = map[string]tokenRec{}
 	st.order = nil
 	st.head = 0
 	st.families = map[string]*family{}
@@ -141,7 +143,7 @@ func (st *store) newFamilyLocked(id, subject string) *family {
 
 func (st *store) addLocked(token string, f *family) time.Time {
 	exp := st.realNow().Add(st.offset).Add(st.refreshTTL)
-	st.tokens[token] = &tokenRec{family: f, expires: exp}
+	st.tokens[token] = tokenRec{family: f, expires: exp.UnixNano()}
 	f.tokens++
 	st.order = append(st.order, token)
 	for len(st.order)-st.head > maxTokens {
@@ -189,7 +191,7 @@ func (st *store) observe(token string) (state, familyID string) {
 		return scenarios.TokenReused, f.id
 	case f.revoked:
 		return scenarios.TokenRevoked, f.id
-	case !st.realNow().Add(st.offset).Before(rec.expires):
+	case st.realNow().Add(st.offset).UnixNano() >= rec.expires:
 		return scenarios.TokenExpired, f.id
 	}
 	return scenarios.TokenValid, f.id
@@ -215,8 +217,9 @@ func (st *store) rotate(presented string, strict bool) (scenarios.TokenData, err
 	var f *family
 	rec, ok := st.tokens[presented]
 	switch {
-	case ok && !rec.rotated && !rec.family.revoked && now.Before(rec.expires):
+	case ok && !rec.rotated && !rec.family.revoked && now.UnixNano() < rec.expires:
 		rec.rotated = true
+		st.tokens[presented] = rec
 		f = rec.family
 	case ok && strict:
 		state := scenarios.TokenExpired

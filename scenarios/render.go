@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
 	"text/template"
 	"time"
 
@@ -215,11 +216,11 @@ func (s *Scenario) Render(data *RenderData) (*Rendered, error) {
 	}
 	switch {
 	case r.bodyTmpl != nil:
-		b, err := execute(r.bodyTmpl, data)
+		b, err := executeBytes(r.bodyTmpl, data)
 		if err != nil {
 			return nil, fmt.Errorf("scenario %s: body_template: %w", s.Name, err)
 		}
-		out.Body = []byte(b)
+		out.Body = b
 	case r.bodyJSON != nil:
 		out.Body = r.bodyJSON
 	}
@@ -233,12 +234,31 @@ func (s *Scenario) Render(data *RenderData) (*Rendered, error) {
 	return out, nil
 }
 
+// renderBufs recycles template output buffers: rendering runs on every
+// request of the mock, and a fresh bytes.Buffer grows several times.
+var renderBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuf keeps buffers grown by a large render out of the pool.
+const maxPooledBuf = 64 << 10
+
 func execute(t *template.Template, data *RenderData) (string, error) {
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
-		return "", err
+	b, err := executeBytes(t, data)
+	return string(b), err
+}
+
+// executeBytes renders t into a pooled buffer and returns an exact copy.
+func executeBytes(t *template.Template, data *RenderData) ([]byte, error) {
+	buf := renderBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledBuf {
+			renderBufs.Put(buf)
+		}
+	}()
+	if err := t.Execute(buf, data); err != nil {
+		return nil, err
 	}
-	return b.String(), nil
+	return bytes.Clone(buf.Bytes()), nil
 }
 
 // SampleData is the request used to check templates at load time.
