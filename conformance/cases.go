@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"fmt"
 	"net/http"
@@ -65,7 +66,11 @@ func (r *runner) scenarioCase(sc *scenarios.Scenario) caseDef {
 				}
 				o, stepOp, err := r.scenarioRequest(op, &rq)
 				if err != nil {
-					cr.addFinding(Finding{Check: CheckCapture, Severity: SevError, Step: step, StepName: st.Name, Message: "step not run: " + err.Error()})
+					check := CheckCapture
+					if errors.Is(err, errOtherOrigin) {
+						check = CheckRedirect
+					}
+					cr.addFinding(Finding{Check: check, Severity: SevError, Step: step, StepName: st.Name, Message: "step not run: " + err.Error()})
 					return
 				}
 				exp := expectation{op: stepOp, statuses: st.Expect.Status, skipSpec: stepOp == nil}
@@ -112,8 +117,13 @@ func (r *runner) scenarioRequest(op *spec.Operation, rq *scenarios.Request) (*ou
 	if rq.Method != "" {
 		o.Method = strings.ToUpper(rq.Method)
 	}
+	var pathQuery url.Values
 	if rq.Path != "" {
-		o.Path = rq.Path
+		p, q, err := r.stepPath(rq.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		o.Path, pathQuery = p, q
 	}
 	if rq.Method != "" || rq.Path != "" {
 		stepOp, _ = r.sp.Route(o.Method, o.Path)
@@ -130,8 +140,11 @@ func (r *runner) scenarioRequest(op *spec.Operation, rq *scenarios.Request) (*ou
 		o.Cookies = slices.DeleteFunc(o.Cookies, func(c *http.Cookie) bool { return c.Name == k })
 		o.Cookies = append(o.Cookies, &http.Cookie{Name: k, Value: rq.Cookies[k]})
 	}
-	if len(rq.Query) > 0 {
-		o.Query = url.Values{}
+	if len(rq.Query) > 0 || len(pathQuery) > 0 {
+		o.Query = pathQuery
+		if o.Query == nil {
+			o.Query = url.Values{}
+		}
 		for k, v := range rq.Query {
 			o.Query.Set(k, v)
 		}
@@ -153,6 +166,34 @@ func (r *runner) scenarioRequest(op *spec.Operation, rq *scenarios.Request) (*ou
 		}
 	}
 	return o, stepOp, nil
+}
+
+// errOtherOrigin is wrapped when a step's path (typically a captured
+// value) is an absolute URL to an origin other than the target's.
+var errOtherOrigin = errors.New("another origin")
+
+// stepPath resolves a scenario step's path against the target only: a
+// path is used as is; an absolute URL is accepted only when it has the
+// target's scheme and host and lies under its base path (it is then made
+// relative, its query kept); any other origin, protocol-relative URLs
+// (//host/...) included, is refused, so that credentials never leave for a
+// host a response named.
+func (r *runner) stepPath(p string) (string, url.Values, error) {
+	if strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "/\\") {
+		return p, nil, nil
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Opaque != "" {
+		return "", nil, fmt.Errorf("%w: the path %q is neither a path starting with / nor an http(s) URL of the target; it is not requested", errOtherOrigin, p)
+	}
+	if !strings.EqualFold(u.Scheme, r.base.Scheme) || !strings.EqualFold(u.Host, r.base.Host) || u.User != nil {
+		return "", nil, fmt.Errorf("%w: the path %q points to another origin than the target %s; steps are only sent to the target, with its credentials", errOtherOrigin, p, r.base.Redacted())
+	}
+	rest, ok := strings.CutPrefix(u.Path, r.base.Path)
+	if !ok || !strings.HasPrefix(rest, "/") {
+		return "", nil, fmt.Errorf("%w: the URL %q is outside the target's base path %s", errOtherOrigin, p, r.base.Redacted())
+	}
+	return rest, u.Query(), nil
 }
 
 // rotation follows the refresh tokens of one case: which were rotated
@@ -424,6 +465,7 @@ func (r *runner) flowCases() []caseDef {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					defer cr.recoverPanic()
 					o := r.baseRequest(op, false)
 					r.withToken(o, tok)
 					<-startGun

@@ -45,6 +45,7 @@ const (
 	CheckQueryTokenAccepted   = "query-token-accepted"
 	CheckUndocumentedMethodOK = "undocumented-method-accepted"
 	CheckNegativeNotRejected  = "negative-not-rejected"
+	CheckRunnerPanic          = "runner-panic"
 )
 
 // CheckInfo describes a check for documentation and reports.
@@ -78,6 +79,7 @@ var Checks = []CheckInfo{
 	{CheckTokenEchoed, SevWarn, "an error body does not echo the token that was sent"},
 	{CheckAssertion, SevError, "a scenario step's assertions hold"},
 	{CheckCapture, SevError, "a scenario step's captures are present"},
+	{CheckRunnerPanic, SevError, "the runner itself did not fail on the case (a runner bug, reported redacted)"},
 	{CheckNegativeNotRejected, SevError, "an invalid request is rejected with a documented 4xx"},
 	{CheckRotationReuse, SevError, "a rotated-away refresh token is rejected"},
 	{CheckRotationFamily, SevWarn, "after reuse, the newest token of the family is revoked too (RFC 9700)"},

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -51,6 +52,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Keep-alive connections (and their goroutines) do not outlive the run.
+	defer r.client.CloseIdleConnections()
 	cases, err := r.select_(r.cases())
 	if err != nil {
 		return nil, err
@@ -266,7 +269,10 @@ func (r *runner) runCase(ctx context.Context, c caseDef) CaseResult {
 	}
 	cr := &caseRun{r: r, res: &res, vars: vars}
 	start := time.Now()
-	c.run(ctx, cr)
+	func() {
+		defer cr.recoverPanic()
+		c.run(ctx, cr)
+	}()
 	res.Duration = time.Since(start)
 	sort.SliceStable(res.Exchanges, func(i, j int) bool { return res.Exchanges[i].Step < res.Exchanges[j].Step })
 	for i := range res.Findings {
@@ -283,6 +289,24 @@ func (r *runner) runCase(ctx context.Context, c caseDef) CaseResult {
 		res.Outcome = Fail
 	}
 	return res
+}
+
+// recoverPanic, deferred around a case's code (and each goroutine it
+// starts), turns a panic into a runner-panic finding of that case instead
+// of crashing the run. The panic value and the stack may carry secrets
+// (a token in a string being parsed): the finding's message is redacted
+// with the rest of the case, and the stack is logged redacted.
+func (cr *caseRun) recoverPanic() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	r := cr.r
+	msg := r.red.String(fmt.Sprint(v))
+	r.cfg.Logger.Error("conform case panicked", "case", cr.res.ID, "panic", msg, "stack", r.red.String(string(debug.Stack())))
+	cr.addFinding(Finding{Check: CheckRunnerPanic, Severity: SevError,
+		Message:  "the runner failed on this case: " + msg + "; the case's result is incomplete",
+		HowToFix: "a bug in the runner, not in the target: report it with the case id and the -v log"})
 }
 
 // expectation is what a case expects of one response.
