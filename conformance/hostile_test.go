@@ -1,8 +1,11 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -353,4 +356,123 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 			t.Errorf("goroutines: %d before, %d after Run with the server still up:\n%s", before, n, buf)
 		}
 	}()
+}
+
+// fuzzTransport answers every request with the fuzzed response and counts
+// the body bytes the runner reads.
+type fuzzTransport struct {
+	status int
+	header http.Header
+	body   []byte
+	repeat int // the body is served this many times over
+	read   atomic.Int64
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (ft *fuzzTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	readers := make([]io.Reader, ft.repeat)
+	for i := range readers {
+		readers[i] = bytes.NewReader(ft.body)
+	}
+	return &http.Response{
+		StatusCode: ft.status, Status: fmt.Sprint(ft.status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: ft.header.Clone(), Body: io.NopCloser(countingReader{io.MultiReader(readers...), &ft.read}),
+		ContentLength: -1, Request: req,
+	}, nil
+}
+
+// FuzzExchange sends one request of a case to a target answering an
+// arbitrary status, arbitrary header lines and arbitrary body bytes
+// (repeated up to 255 times, so that bodies exceed the cap): the runner
+// never panics, reads at most the cap (plus the one byte that tells it the
+// body is larger) per response, reports a too-large body as
+// response-too-large, and every finding names its check, severity and
+// message.
+func FuzzExchange(f *testing.F) {
+	f.Add(200, "Content-Type: application/json\nCache-Control: no-store", []byte(`{"access_token":"a","token_type":"bearer","expires_in":900,"organization":null}`), uint8(1), uint16(1024))
+	f.Add(401, "Content-Type: application/json", []byte(`{"status":401,"message":"m","code":"refresh_token_invalid"}`), uint8(1), uint16(64))
+	f.Add(302, "Location: http://127.0.0.2:9/steal", []byte{}, uint8(0), uint16(16))
+	f.Add(429, "Retry-After: soon\nContent-Type: text/plain", []byte("panic: x\ngoroutine 1 [running]:"), uint8(200), uint16(100))
+	f.Add(999, "Set-Cookie: refresh_token=x; Path=/\nContent-Type: application/json; charset=utf-8", []byte("\xff\xfe{"), uint8(255), uint16(0))
+	sp, err := spec.Default()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, status int, headerLines string, body []byte, repeat uint8, capBytes uint16) {
+		if status < 100 || status > 999 {
+			return
+		}
+		h := http.Header{}
+		for line := range strings.SplitSeq(headerLines, "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if ok && validHeaderLine(k, v) {
+				h.Add(k, strings.TrimSpace(v))
+			}
+		}
+		ft := &fuzzTransport{status: status, header: h, body: body, repeat: int(repeat)}
+		cfg := Config{Target: "http://127.0.0.1:9", Spec: sp, MaxResponseBytes: int64(capBytes) + 1}
+		cfg.defaults()
+		r, err := newRunner(&cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.client.Transport = ft
+		res := CaseResult{ID: "fuzz"}
+		cr := &caseRun{r: r, res: &res, vars: map[string]string{}}
+		o := r.baseRequest(r.op, true)
+		r.withToken(o, "rt_fuzz_secret_token")
+		resp := cr.exchange(context.Background(), 1, "fuzz", o, expectation{op: r.op, statuses: []int{200}})
+		// At most three hops (same-origin redirects): net/http drains up
+		// to 2 KiB of each redirect's body; the last is read through the
+		// cap.
+		if got, limit := ft.read.Load(), 3*(2<<10+1)+cfg.MaxResponseBytes+1; got > limit {
+			t.Fatalf("read %d body bytes, more than the cap %d + 1 and 3 redirect drains", got, cfg.MaxResponseBytes)
+		}
+		total := int64(len(body)) * int64(repeat)
+		tooLarge := false
+		for _, fd := range res.Findings {
+			if fd.Check == "" || fd.Message == "" || (fd.Severity != SevError && fd.Severity != SevWarn) {
+				t.Fatalf("incomplete finding %+v", fd)
+			}
+			tooLarge = tooLarge || fd.Check == CheckResponseTooLarge
+		}
+		if resp != nil && int64(len(resp.Body)) > cfg.MaxResponseBytes {
+			t.Fatalf("kept %d body bytes, cap %d", len(resp.Body), cfg.MaxResponseBytes)
+		}
+		if total > cfg.MaxResponseBytes && !tooLarge && (status < 300 || status >= 400 || h.Get("Location") == "") {
+			t.Fatalf("a %d-byte body under a %d-byte cap was not reported as %s: %v", total, cfg.MaxResponseBytes, CheckResponseTooLarge, res.Findings)
+		}
+	})
+}
+
+// validHeaderLine keeps the header lines a server could send: a token
+// name and a value without control characters other than tab.
+func validHeaderLine(k, v string) bool {
+	if k == "" {
+		return false
+	}
+	for _, c := range []byte(k) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	for _, c := range []byte(v) {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
