@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -80,3 +81,19 @@ func TestMemoryFlat(t *testing.T) {
 }
 
 func mb(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// TestAppendClaimsMatchesJSON: the reflection-free claims encoder of the
+// rotation path writes what encoding/json writes.
+func TestAppendClaimsMatchesJSON(t *testing.T) {
+	for _, sub := range []string{"user_ab12", "", `a"b\c`, "<script>&", "ünïcode", "tab\tnl\n\x00", "\u2028", "bad\xffutf8"} {
+		c := accessClaims{Sub: sub, Sid: "fam_" + sub, Iat: 1700000000, Exp: -5, Jti: "j"}
+		want, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendClaims(nil, c)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("appendClaims(%q) = %s (%v), want %s", sub, got, err, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -235,7 +236,11 @@ func (st *store) rotate(presented string, strict bool) (scenarios.TokenData, err
 	default:
 		f = st.newFamilyLocked("", "")
 	}
-	next := "rt_" + randomID(24)
+	// One read of the random source for the refresh token (24 bytes) and
+	// the access token's jti (9 bytes).
+	var rnd [33]byte
+	_, _ = rand.Read(rnd[:])
+	next := "rt_" + base64.RawURLEncoding.EncodeToString(rnd[:24])
 	st.addLocked(next, f)
 	subject, famID := f.subject, f.id
 	st.mu.Unlock()
@@ -246,7 +251,7 @@ func (st *store) rotate(presented string, strict bool) (scenarios.TokenData, err
 		Sid: famID,
 		Iat: now.Unix(),
 		Exp: now.Add(time.Duration(expiresIn) * time.Second).Unix(),
-		Jti: randomID(9),
+		Jti: base64.RawURLEncoding.EncodeToString(rnd[24:]),
 	})
 	if err != nil {
 		return scenarios.TokenData{}, fmt.Errorf("sign access token: %w", err)
@@ -391,7 +396,7 @@ var (
 // scenarios.JWTKey), without its map and with a pooled HMAC: it runs on
 // every rotation.
 func signAccess(c accessClaims) (string, error) {
-	payload, err := json.Marshal(c)
+	payload, err := appendClaims(make([]byte, 0, 128), c)
 	if err != nil {
 		return "", err
 	}
@@ -409,4 +414,42 @@ func signAccess(c accessClaims) (string, error) {
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sig)
 	return string(buf), nil
+}
+
+// appendClaims appends c as encoding/json would marshal it, without
+// reflection: it runs on every rotation.
+func appendClaims(b []byte, c accessClaims) ([]byte, error) {
+	var err error
+	b = append(b, `{"sub":`...)
+	if b, err = appendJSONString(b, c.Sub); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"sid":`...)
+	if b, err = appendJSONString(b, c.Sid); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"iat":`...)
+	b = strconv.AppendInt(b, c.Iat, 10)
+	b = append(b, `,"exp":`...)
+	b = strconv.AppendInt(b, c.Exp, 10)
+	b = append(b, `,"jti":`...)
+	if b, err = appendJSONString(b, c.Jti); err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s quoted: as is when no byte needs escaping
+// (printable ASCII other than the ones encoding/json escapes), else
+// through encoding/json.
+func appendJSONString(b []byte, s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, err := json.Marshal(s)
+			return append(b, q...), err
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"'), nil
 }
