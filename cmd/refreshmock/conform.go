@@ -171,7 +171,8 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, kv := range vars.vals {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return usageErr("--var %q: give NAME=VALUE", kv)
+			// The argument may be a bare secret: name it by fingerprint only.
+			return usageErr("--var %s: give NAME=VALUE", conformance.Fingerprint(kv))
 		}
 		flagVars[k] = v
 	}
@@ -199,7 +200,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, h := range headers.vals {
 		k, v, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(k) == "" {
-			return usageErr("--header %q: give 'Name: value'", h)
+			return usageErr("--header %s: give 'Name: value'", conformance.Fingerprint(h))
 		}
 		hdr.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
@@ -207,7 +208,8 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, c := range cookies.vals {
 		parsed, err := http.ParseCookie(c)
 		if err != nil || len(parsed) == 0 {
-			return usageErr("--cookie %q: give name=value", c)
+			name, _, _ := strings.Cut(c, "=")
+			return usageErr("--cookie %q (value %s): give name=value with a valid cookie name and value", strings.TrimSpace(name), conformance.Fingerprint(c))
 		}
 		cks = append(cks, parsed...)
 	}
