@@ -133,17 +133,7 @@ func findingLine(f Finding) string {
 	if f.Step > 0 {
 		fmt.Fprintf(&b, " (step %d)", f.Step)
 	}
-	fmt.Fprintf(&b, ": %s", f.Message)
-	if f.Field != "" {
-		fmt.Fprintf(&b, " [at %s", f.Field)
-		if f.Value != "" {
-			fmt.Fprintf(&b, " = %s", f.Value)
-		}
-		b.WriteString("]")
-	}
-	if f.SpecPointer != "" {
-		fmt.Fprintf(&b, " [spec %s]", f.SpecPointer)
-	}
+	fmt.Fprintf(&b, ": %s%s", f.Message, f.where())
 	return b.String()
 }
 

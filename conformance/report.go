@@ -60,14 +60,19 @@ type Finding struct {
 
 // String renders the finding on one line.
 func (f Finding) String() string {
+	return fmt.Sprintf("%s %s: %s%s", f.Severity, f.Check, f.Message, f.where())
+}
+
+// where renders where the finding points: " [at FIELD = VALUE] [spec
+// POINTER line N]", each part only when known. Every report uses it.
+func (f Finding) where() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s: %s", f.Severity, f.Check, f.Message)
 	if f.Field != "" {
-		fmt.Fprintf(&b, " (at %s", f.Field)
+		fmt.Fprintf(&b, " [at %s", f.Field)
 		if f.Value != "" {
 			fmt.Fprintf(&b, " = %s", f.Value)
 		}
-		b.WriteString(")")
+		b.WriteString("]")
 	}
 	if f.SpecPointer != "" {
 		fmt.Fprintf(&b, " [spec %s", f.SpecPointer)

@@ -129,21 +129,7 @@ func WriteText(w io.Writer, rep *Report, opts TextOptions) error {
 				}
 				where += ": "
 			}
-			fmt.Fprintf(&b, "  %s %s: %s%s", sev, f.Check, where, f.Message)
-			if f.Field != "" {
-				fmt.Fprintf(&b, " [at %s", f.Field)
-				if f.Value != "" {
-					fmt.Fprintf(&b, " = %s", f.Value)
-				}
-				b.WriteString("]")
-			}
-			if f.SpecPointer != "" {
-				fmt.Fprintf(&b, " [spec %s", f.SpecPointer)
-				if f.SpecLine > 0 {
-					fmt.Fprintf(&b, " line %d", f.SpecLine)
-				}
-				b.WriteString("]")
-			}
+			fmt.Fprintf(&b, "  %s %s: %s%s%s", sev, f.Check, where, f.Message, f.where())
 			b.WriteByte('\n')
 			if f.HowToFix != "" {
 				fmt.Fprintf(&b, "        %sfix: %s%s\n", p.dim, f.HowToFix, p.reset)
