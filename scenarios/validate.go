@@ -11,6 +11,8 @@ import (
 	"text/template"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/refreshmock/refreshmock/spec"
 	"github.com/tidwall/gjson"
 )
@@ -118,7 +120,7 @@ func prepareResponse(sc *Scenario, op *spec.Operation, sp *spec.Spec, sink *diag
 	r.headerTpl = map[string]*template.Template{}
 	for name, v := range r.Headers {
 		f := "response.headers." + name
-		if !validHeaderName(name) {
+		if !httpguts.ValidHeaderFieldName(name) {
 			errf(f, "%q is not a valid header name", name)
 		}
 		if hasAction(v) {
@@ -289,18 +291,6 @@ func templateMessage(err error) string {
 		msg = msg[m[1]:]
 	}
 	return msg + fmt.Sprintf(" (functions: %s; data: .Cookie, .Header, .Query, .Body, .Now, .Token, .Var)", strings.Join(FuncNames, ", "))
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if c <= ' ' || c >= 0x7f || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, c) {
-			return false
-		}
-	}
-	return true
 }
 
 func prepareConform(sc *Scenario, op *spec.Operation, sink *diagSink) {
