@@ -263,5 +263,3 @@ func recordBlockStarts(root *yaml.Node, sc *Scenario, file string) {
 // Operations lists the operation ids a set of scenarios may use, for
 // messages.
 func operationList(sp *spec.Spec) string { return strings.Join(sp.OperationIDs(), ", ") }
-
-func nearest(got string, known []string) string { return suggest(got, known) }

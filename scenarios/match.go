@@ -251,7 +251,7 @@ func (sel *Selector) byName(q Query, name string, code int, hasCode bool) (Selec
 	sc, ok := sel.set.Get(name)
 	if !ok {
 		return Selection{}, fmt.Errorf("%w: unknown scenario %q%s; scenarios of %s: %s", ErrSelect, name,
-			nearest(name, sel.set.Names()), q.Operation, strings.Join(sel.names(q.Operation), ", "))
+			suggest(name, sel.set.Names()), q.Operation, strings.Join(sel.names(q.Operation), ", "))
 	}
 	if sc.Operation != q.Operation {
 		return Selection{}, fmt.Errorf("%w: scenario %q belongs to operation %s, not %s; scenarios of %s: %s", ErrSelect, name,

@@ -47,7 +47,7 @@ func prepare(sc *Scenario, sp *spec.Spec, sink *diagSink) {
 	default:
 		var ok bool
 		if op, ok = sp.Operation(sc.Operation); !ok {
-			errf("operation", "unknown operation %q%s; the spec %s has: %s", sc.Operation, nearest(sc.Operation, sp.OperationIDs()), sp.Name(), operationList(sp))
+			errf("operation", "unknown operation %q%s; the spec %s has: %s", sc.Operation, suggest(sc.Operation, sp.OperationIDs()), sp.Name(), operationList(sp))
 		}
 	}
 	if sc.Match != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/pb33f/libopenapi/renderer"
 )
@@ -23,7 +24,7 @@ func (s *Spec) Example(op *Operation, status int) ([]byte, error) {
 	if path == nil {
 		return nil, fmt.Errorf("path %s not found", op.Path)
 	}
-	hop, _ := path.GetOperations().Get(stringsToLower(op.Method))
+	hop, _ := path.GetOperations().Get(strings.ToLower(op.Method))
 	if hop == nil || hop.Responses == nil || hop.Responses.Codes == nil {
 		return nil, fmt.Errorf("operation %s has no responses", op.ID)
 	}
@@ -66,14 +67,4 @@ func (s *Spec) Example(op *Operation, status int) ([]byte, error) {
 		delete(env, "details")
 	}
 	return json.MarshalIndent(env, "", "  ")
-}
-
-func stringsToLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
