@@ -316,7 +316,7 @@ func (s *Server) ctlTokens(c *gin.Context) {
 	}
 	iss := s.store.issue(req.Subject)
 	if req.SetCookie {
-		c.Header("Set-Cookie", s.cookie(&scenarios.Cookie{Name: RefreshCookie}, iss.RefreshToken).String())
+		c.Header("Set-Cookie", s.refreshCookie(iss.RefreshToken))
 	}
 	c.JSON(http.StatusOK, iss)
 }

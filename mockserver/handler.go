@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,7 +62,7 @@ func (s *Server) serveOperation(c *gin.Context, op *spec.Operation) {
 		Path:    rel,
 		Headers: r.Header,
 		Cookies: cookieMap(r),
-		Query:   r.URL.Query(),
+		Query:   query(r),
 		Body:    body,
 	}
 	token := presentedToken(req)
@@ -86,14 +87,19 @@ func (s *Server) serveOperation(c *gin.Context, op *spec.Operation) {
 		// or armed may start a new family.
 		strict := sel.Rule == scenarios.RuleMatch || sel.Rule == scenarios.RuleDefault
 		out, err = s.render(sel.Scenario, req, token, strict)
-		var stale *staleTokenError
-		if errors.As(err, &stale) {
-			// A parallel request rotated the token after observe: answer as
-			// for the state it has now (reused, which revoked the family).
-			ent.TokenState = stale.state
-			sel, err = snap.sel.Select(scenarios.Query{Operation: op.ID, Request: req, Token: stale.state})
-			if err == nil && sel.Scenario != nil {
-				out, err = s.render(sel.Scenario, req, token, false)
+		if err != nil {
+			// Declared here, errors.As's target costs an allocation only
+			// when rendering failed.
+			var stale *staleTokenError
+			if errors.As(err, &stale) {
+				// A parallel request rotated the token after observe: answer
+				// as for the state it has now (reused, which revoked the
+				// family).
+				ent.TokenState = stale.state
+				sel, err = snap.sel.Select(scenarios.Query{Operation: op.ID, Request: req, Token: stale.state})
+				if err == nil && sel.Scenario != nil {
+					out, err = s.render(sel.Scenario, req, token, false)
+				}
 			}
 		}
 	}
@@ -108,8 +114,9 @@ func (s *Server) serveOperation(c *gin.Context, op *spec.Operation) {
 	} else {
 		ent.explain = sel.Rejections
 	}
-	c.Header("X-Mock-Scenario-Used", sel.Name())
-	c.Header("X-Mock-Rule", string(sel.Rule))
+	h := c.Writer.Header()
+	h["X-Mock-Scenario-Used"] = snap.headerValue(sel.Name())
+	h["X-Mock-Rule"] = ruleValue(sel.Rule)
 
 	if sel.Scenario == nil && err == nil {
 		b, err := s.example(op, sel.Example)
@@ -151,10 +158,12 @@ func (s *Server) serveOperation(c *gin.Context, op *spec.Operation) {
 
 // readBody reads the body up to limit bytes.
 func readBody(r *http.Request, limit int64) ([]byte, *rejection) {
-	tooLarge := &rejection{status: http.StatusBadRequest, code: "request_too_large", rule: "validation",
-		message: fmt.Sprintf("the request body exceeds the %s limit of this mock (--max-body)", byteSize(limit))}
+	tooLarge := func() *rejection {
+		return &rejection{status: http.StatusBadRequest, code: "request_too_large", rule: "validation",
+			message: fmt.Sprintf("the request body exceeds the %s limit of this mock (--max-body)", byteSize(limit))}
+	}
 	if r.ContentLength > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
@@ -172,7 +181,7 @@ func readBody(r *http.Request, limit int64) ([]byte, *rejection) {
 		b, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
 	}
 	if int64(len(b)) > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	if err != nil {
 		return nil, &rejection{status: http.StatusBadRequest, code: "invalid_request", rule: "validation",
@@ -185,46 +194,82 @@ func readBody(r *http.Request, limit int64) ([]byte, *rejection) {
 }
 
 // checkRequest checks the media type, then (unless validation is off)
-// that JSON parses and that the request validates against the spec.
+// that JSON parses and that the request validates against the spec. All
+// three are pure functions of the request, so the outcome for a request
+// seen before comes from the memo.
 func (s *Server) checkRequest(r *http.Request, op *spec.Operation, body []byte) *rejection {
-	if len(body) > 0 && op.RequestBody != nil && len(op.RequestBody.ContentTypes) > 0 {
-		ct := r.Header.Get("Content-Type")
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || !slices.ContainsFunc(op.RequestBody.ContentTypes, func(want string) bool {
-			w, _, _ := mime.ParseMediaType(want)
-			return strings.EqualFold(w, mt)
-		}) {
-			if ct == "" {
-				ct = "none"
-			}
-			return &rejection{status: http.StatusBadRequest, code: "unsupported_media_type", rule: "validation",
-				message: fmt.Sprintf("the request body must be sent as %s, got Content-Type %s", strings.Join(op.RequestBody.ContentTypes, " or "), ct)}
-		}
-		if s.cfg.NoValidateRequests {
-			return nil
-		}
-		if spec.IsJSON(mt) && !json.Valid(body) {
-			return &rejection{status: http.StatusBadRequest, code: "malformed_json", rule: "validation",
-				message: "the request body is not valid JSON: " + jsonError(body)}
-		}
-	}
 	if s.cfg.NoValidateRequests {
-		return nil
+		return s.checkMediaType(r, op, body)
 	}
 	rel, _ := s.relPath(r.URL.Path)
 	if s.memo == nil {
-		return s.validate(r, rel, body)
+		return s.checkUncached(r, op, rel, body)
 	}
-	key := memoKey(r, rel, body)
-	if key == "" {
-		return s.validate(r, rel, body)
+	kb := keyPool.Get().(*[]byte)
+	defer keyPool.Put(kb)
+	var ok bool
+	*kb, ok = appendMemoKey((*kb)[:0], r, rel, body)
+	if !ok {
+		return s.checkUncached(r, op, rel, body)
 	}
-	if rej, ok := s.memo.get(key); ok {
+	if rej, hit := s.memo.get(*kb); hit {
 		return rej
 	}
-	rej := s.validate(r, rel, body)
-	s.memo.put(key, rej)
+	rej := s.checkUncached(r, op, rel, body)
+	s.memo.put(string(*kb), rej)
 	return rej
+}
+
+// checkUncached is checkRequest without the memo.
+func (s *Server) checkUncached(r *http.Request, op *spec.Operation, rel string, body []byte) *rejection {
+	if rej := s.checkMediaType(r, op, body); rej != nil {
+		return rej
+	}
+	if len(body) > 0 && op.RequestBody != nil && len(op.RequestBody.ContentTypes) > 0 &&
+		spec.IsJSON(mediaType(r.Header.Get("Content-Type"))) && !json.Valid(body) {
+		return &rejection{status: http.StatusBadRequest, code: "malformed_json", rule: "validation",
+			message: "the request body is not valid JSON: " + jsonError(body)}
+	}
+	return s.validate(r, rel, body)
+}
+
+// checkMediaType checks that a body comes as a media type the operation
+// accepts.
+func (s *Server) checkMediaType(r *http.Request, op *spec.Operation, body []byte) *rejection {
+	if len(body) == 0 || op.RequestBody == nil || len(op.RequestBody.ContentTypes) == 0 {
+		return nil
+	}
+	ct := r.Header.Get("Content-Type")
+	mt := mediaType(ct)
+	if mt != "" && slices.ContainsFunc(op.RequestBody.ContentTypes, func(want string) bool {
+		return strings.EqualFold(mediaType(want), mt)
+	}) {
+		return nil
+	}
+	if ct == "" {
+		ct = "none"
+	}
+	return &rejection{status: http.StatusBadRequest, code: "unsupported_media_type", rule: "validation",
+		message: fmt.Sprintf("the request body must be sent as %s, got Content-Type %s", strings.Join(op.RequestBody.ContentTypes, " or "), ct)}
+}
+
+// mediaType is the media type of a Content-Type value without its
+// parameters, or "" when the value does not parse.
+func mediaType(ct string) string {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+// query is the request's query, nil when it has none (reading a nil
+// url.Values is fine and costs no allocation).
+func query(r *http.Request) url.Values {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	return r.URL.Query()
 }
 
 // validate runs the spec's request validator.

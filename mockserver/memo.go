@@ -3,7 +3,6 @@ package mockserver
 import (
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 )
 
@@ -33,13 +32,19 @@ func newValidationMemo() *validationMemo {
 	return &validationMemo{cur: map[string]*rejection{}}
 }
 
-// memoKey identifies a request for validation, or "" when it should not
-// be remembered (a large body or large headers).
-func memoKey(r *http.Request, rel string, body []byte) string {
+// keyPool holds the buffers memo keys are built in: a key is only copied
+// into a string when it is remembered.
+var keyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// appendMemoKey appends what identifies a request for validation to b,
+// or returns false when it should not be remembered (a large body or
+// large headers).
+func appendMemoKey(b []byte, r *http.Request, rel string, body []byte) ([]byte, bool) {
 	if len(body) > memoMaxBody || len(rel)+len(r.URL.RawQuery) > memoMaxKey {
-		return ""
+		return b, false
 	}
-	keys := make([]string, 0, len(r.Header))
+	var arr [16]string
+	keys := arr[:0]
 	n := len(r.Method) + len(rel) + len(r.URL.RawQuery) + len(body) + 8
 	for k, vs := range r.Header {
 		keys = append(keys, k)
@@ -49,38 +54,38 @@ func memoKey(r *http.Request, rel string, body []byte) string {
 		}
 	}
 	if n > memoMaxKey {
-		return ""
+		return b, false
 	}
 	slices.Sort(keys)
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(r.Method)
-	b.WriteByte(0)
-	b.WriteString(rel)
-	b.WriteByte('?')
-	b.WriteString(r.URL.RawQuery)
-	b.WriteByte(0)
+	b = slices.Grow(b, n)
+	b = append(b, r.Method...)
+	b = append(b, 0)
+	b = append(b, rel...)
+	b = append(b, '?')
+	b = append(b, r.URL.RawQuery...)
+	b = append(b, 0)
 	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteByte(':')
+		b = append(b, k...)
+		b = append(b, ':')
 		for _, v := range r.Header[k] {
-			b.WriteString(v)
-			b.WriteByte(0)
+			b = append(b, v...)
+			b = append(b, 0)
 		}
-		b.WriteByte('\n')
+		b = append(b, '\n')
 	}
-	b.WriteByte(0)
-	b.Write(body)
-	return b.String()
+	b = append(b, 0)
+	return append(b, body...), true
 }
 
-func (m *validationMemo) get(key string) (*rejection, bool) {
+// get looks key up; the string conversion in the map index does not
+// allocate.
+func (m *validationMemo) get(key []byte) (*rejection, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if rej, ok := m.cur[key]; ok {
+	if rej, ok := m.cur[string(key)]; ok {
 		return rej, true
 	}
-	rej, ok := m.prev[key]
+	rej, ok := m.prev[string(key)]
 	return rej, ok
 }
 

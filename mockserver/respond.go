@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -17,7 +18,7 @@ import (
 type response struct {
 	status  int
 	header  http.Header
-	cookies []*http.Cookie
+	cookies []string // Set-Cookie values
 	body    []byte
 }
 
@@ -41,17 +42,17 @@ func (s *Server) render(sc *scenarios.Scenario, req *scenarios.RequestData, toke
 	resp := &response{status: out.Status, header: out.Header, body: out.Body}
 	scriptsRefresh := false
 	for _, rc := range out.Cookies {
-		resp.cookies = append(resp.cookies, s.cookie(rc.Spec, rc.Value))
+		resp.cookies = append(resp.cookies, s.cookie(rc.Spec, rc.Value).String())
 		scriptsRefresh = scriptsRefresh || rc.Spec.Name == RefreshCookie
 	}
 	if sc.Response.Rotate {
 		if !scriptsRefresh {
-			resp.cookies = append(resp.cookies, s.cookie(&scenarios.Cookie{Name: RefreshCookie}, data.Token.Refresh))
+			resp.cookies = append(resp.cookies, s.refreshCookie(data.Token.Refresh))
 		}
 		if resp.header.Get("Cache-Control") == "" {
 			resp.header.Set("Cache-Control", "no-store")
 		}
-		resp.header.Set("Pragma", "no-cache")
+		resp.header["Pragma"] = noCache
 	}
 	return resp, nil
 }
@@ -93,6 +94,42 @@ func (s *Server) cookie(spec *scenarios.Cookie, value string) *http.Cookie {
 	return c
 }
 
+// noCache is the Pragma header value of rotating responses, shared as
+// snapshot.headerValue explains.
+var noCache = []string{"no-cache"}
+
+// refreshCookie is the Set-Cookie value of the refresh-token cookie with
+// the server's attributes: the same bytes as
+// s.cookie(&scenarios.Cookie{Name: RefreshCookie}, value).String(), built
+// from the attributes rendered once (refreshAttrs) when the value needs
+// no quoting, as the tokens the store issues never do.
+func (s *Server) refreshCookie(value string) string {
+	if value == "" || !plainCookieValue(value) {
+		return s.cookie(&scenarios.Cookie{Name: RefreshCookie}, value).String()
+	}
+	return RefreshCookie + "=" + value + s.refreshAttrs
+}
+
+// refreshCookieAttrs renders the attributes of the refresh-token cookie
+// once: everything after name=value.
+func (s *Server) refreshCookieAttrs() string {
+	const probe = "x"
+	line := s.cookie(&scenarios.Cookie{Name: RefreshCookie}, probe).String()
+	return strings.TrimPrefix(line, RefreshCookie+"="+probe)
+}
+
+// plainCookieValue says that net/http writes v as is, unquoted: only
+// letters, digits and -._~ (a subset of what it accepts).
+func plainCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
 // write writes the response; each cookie gets its own Set-Cookie header.
 func (resp *response) write(w gin.ResponseWriter) {
 	h := w.Header()
@@ -100,8 +137,8 @@ func (resp *response) write(w gin.ResponseWriter) {
 		h[k] = vs
 	}
 	for _, c := range resp.cookies {
-		if v := c.String(); v != "" {
-			h.Add("Set-Cookie", v)
+		if c != "" {
+			h["Set-Cookie"] = append(h["Set-Cookie"], c)
 		}
 	}
 	if resp.body != nil {
@@ -167,7 +204,9 @@ func writeTruncated(w *bufio.Writer, base http.Header, resp *response) {
 		h[k] = vs
 	}
 	for _, c := range resp.cookies {
-		h.Add("Set-Cookie", c.String())
+		if c != "" {
+			h.Add("Set-Cookie", c)
+		}
 	}
 	h.Set("Content-Length", strconv.Itoa(len(resp.body)))
 	h.Set("Connection", "close")

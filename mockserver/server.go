@@ -174,6 +174,8 @@ type Server struct {
 
 	examples sync.Map // "opID status" -> []byte
 	memo     *validationMemo
+	// refreshAttrs is the refresh-token cookie's attributes, rendered once.
+	refreshAttrs string
 
 	reloadMu   sync.Mutex
 	reloadSig  string
@@ -185,6 +187,34 @@ type snapshot struct {
 	set      *scenarios.Set
 	sel      *scenarios.Selector
 	loadedAt time.Time
+	// names holds each scenario's name as a header value, built once.
+	names map[string][]string
+}
+
+// headerValue returns name as a header value, shared between responses
+// when the set has such a scenario. Sharing is safe: net/http only reads
+// header values, and an Add to the same key appends to a copy (cap 1).
+func (sn *snapshot) headerValue(name string) []string {
+	if v, ok := sn.names[name]; ok {
+		return v
+	}
+	return []string{name}
+}
+
+// ruleValues holds the selection rules as shared header values.
+var ruleValues = map[scenarios.Rule][]string{}
+
+func init() {
+	for _, r := range []scenarios.Rule{scenarios.RuleExplicit, scenarios.RuleArmed, scenarios.RuleMatch, scenarios.RuleDefault} {
+		ruleValues[r] = []string{string(r)}
+	}
+}
+
+func ruleValue(r scenarios.Rule) []string {
+	if v, ok := ruleValues[r]; ok {
+		return v
+	}
+	return []string{string(r)}
 }
 
 type reloadStatus struct {
@@ -221,6 +251,7 @@ func New(cfg Config) (*Server, error) {
 	if !cfg.NoValidationMemo {
 		s.memo = newValidationMemo()
 	}
+	s.refreshAttrs = s.refreshCookieAttrs()
 	s.swap(cfg.Scenarios)
 	s.lastReload = reloadStatus{At: cfg.Now(), OK: true}
 	if len(cfg.ScenarioPaths) > 0 {
@@ -231,7 +262,11 @@ func New(cfg Config) (*Server, error) {
 }
 
 func (s *Server) swap(set *scenarios.Set) {
-	s.snap.Store(&snapshot{set: set, sel: scenarios.NewSelector(set), loadedAt: s.cfg.Now()})
+	names := make(map[string][]string, len(set.All()))
+	for _, sc := range set.All() {
+		names[sc.Name] = []string{sc.Name}
+	}
+	s.snap.Store(&snapshot{set: set, sel: scenarios.NewSelector(set), loadedAt: s.cfg.Now(), names: names})
 }
 
 // Scenarios returns the set currently served.
