@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"text/template"
 	"time"
 )
 
@@ -94,8 +93,8 @@ type Response struct {
 	AllowUndocumentedStatus bool `yaml:"allow_undocumented_status" json:"allow_undocumented_status,omitempty"`
 
 	bodyJSON  []byte
-	bodyTmpl  *template.Template
-	headerTpl map[string]*template.Template
+	bodyTmpl  *tmpl
+	headerTpl map[string]*tmpl
 }
 
 // Faults are the values Response.Fault accepts.
@@ -112,7 +111,7 @@ type Cookie struct {
 	Secure   *bool  `yaml:"secure" json:"secure,omitempty"`
 	SameSite string `yaml:"same_site" json:"same_site,omitempty"`
 
-	valueTpl *template.Template
+	valueTpl *tmpl
 }
 
 // Delay is a fixed or random wait before the response.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"sync"
 	"text/template"
 	"time"
@@ -74,13 +75,16 @@ var JWTKey = []byte("refreshmock-not-a-secret")
 // Schema.
 var FuncNames = []string{"json", "uuid", "jwt", "dict", "unix", "rfc3339", "add", "default"}
 
+// jsonFunc is the template function json. It writes any value as JSON:
+// {{ json (.Cookie "x") }} gives a quoted string, safe inside a JSON body.
+// The fast path calls it directly.
+func jsonFunc(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
 var funcs = template.FuncMap{
-	// json writes any value as JSON: {{ json (.Cookie "x") }} gives a quoted
-	// string, safe inside a JSON body.
-	"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	},
+	"json": jsonFunc,
 	"uuid": NewUUID,
 	// jwt signs a claims mapping: {{ jwt (dict "sub" "u1" "exp" (unix .Now)) }}.
 	"jwt": func(claims map[string]any) (string, error) { return SignJWT(claims) },
@@ -143,8 +147,14 @@ func toInt64(v any) (int64, error) {
 	return 0, fmt.Errorf("add: %v (%T) is not an integer", v, v)
 }
 
-func parseTemplate(name, text string) (*template.Template, error) {
-	return template.New(name).Option("missingkey=error").Funcs(funcs).Parse(text)
+// parseTemplate parses a scenario template and compiles its fast path when
+// it has one.
+func parseTemplate(name, text string) (*tmpl, error) {
+	t, err := template.New(name).Option("missingkey=error").Funcs(funcs).Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	return &tmpl{Template: t, fast: compileFast(t, renderDataType)}, nil
 }
 
 // hasAction reports whether text holds a template action at all.
@@ -241,24 +251,43 @@ var renderBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // maxPooledBuf keeps buffers grown by a large render out of the pool.
 const maxPooledBuf = 64 << 10
 
-func execute(t *template.Template, data *RenderData) (string, error) {
-	b, err := executeBytes(t, data)
-	return string(b), err
+func execute(t *tmpl, data *RenderData) (string, error) {
+	buf := renderBufs.Get().(*bytes.Buffer)
+	defer putRenderBuf(buf)
+	if err := t.execute(buf, data); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
 }
 
 // executeBytes renders t into a pooled buffer and returns an exact copy.
-func executeBytes(t *template.Template, data *RenderData) ([]byte, error) {
+func executeBytes(t *tmpl, data *RenderData) ([]byte, error) {
 	buf := renderBufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= maxPooledBuf {
-			renderBufs.Put(buf)
-		}
-	}()
-	if err := t.Execute(buf, data); err != nil {
+	defer putRenderBuf(buf)
+	if err := t.execute(buf, data); err != nil {
 		return nil, err
 	}
 	return bytes.Clone(buf.Bytes()), nil
+}
+
+func putRenderBuf(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBuf {
+		renderBufs.Put(buf)
+	}
+}
+
+// execute renders t into buf, through its fast path when it has one. A
+// failing fast path is run again with text/template, so that errors are
+// text/template's own.
+func (t *tmpl) execute(buf *bytes.Buffer, data *RenderData) error {
+	buf.Reset()
+	if t.fast != nil && data != nil {
+		if t.fast.execute(buf, reflect.ValueOf(data).Elem()) == nil {
+			return nil
+		}
+		buf.Reset()
+	}
+	return t.Template.Execute(buf, data)
 }
 
 // SampleData is the request used to check templates at load time.

@@ -117,7 +117,7 @@ func prepareResponse(sc *Scenario, op *spec.Operation, sp *spec.Spec, sink *diag
 	if r.Fault != "" && !slices.Contains(Faults, r.Fault) {
 		errf("response.fault", "unknown fault %q; expected one of: %s", r.Fault, strings.Join(Faults, ", "))
 	}
-	r.headerTpl = map[string]*template.Template{}
+	r.headerTpl = map[string]*tmpl{}
 	for name, v := range r.Headers {
 		f := "response.headers." + name
 		if !httpguts.ValidHeaderFieldName(name) {
