@@ -3,6 +3,7 @@ package scenarios
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"regexp"
 	"time"
 )
@@ -95,6 +96,11 @@ type Response struct {
 	bodyJSON  []byte
 	bodyTmpl  *tmpl
 	headerTpl map[string]*tmpl
+	// staticHeader holds the headers without templates under canonical
+	// names, and contentType the body's Content-Type value: built once at
+	// load time and shared, read-only, by every rendered response.
+	staticHeader http.Header
+	contentType  []string
 }
 
 // Faults are the values Response.Fault accepts.

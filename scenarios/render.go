@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -202,10 +203,19 @@ type RenderedCookie struct {
 // concurrent use.
 func (s *Scenario) Render(data *RenderData) (*Rendered, error) {
 	r := &s.Response
-	out := &Rendered{Status: r.Status, Header: http.Header{}}
+	out := &Rendered{Status: r.Status, Header: make(http.Header, len(r.Headers)+4)}
+	static := r.staticHeader
+	for k, vs := range static {
+		// Built at load time and shared read-only.
+		out.Header[k] = vs
+	}
 	for name, v := range r.Headers {
+		t := r.headerTpl[name]
+		if static != nil && t == nil {
+			continue
+		}
 		val := v
-		if t := r.headerTpl[name]; t != nil {
+		if t != nil {
 			var err error
 			if val, err = execute(t, data); err != nil {
 				return nil, fmt.Errorf("scenario %s: header %s: %w", s.Name, name, err)
@@ -235,11 +245,11 @@ func (s *Scenario) Render(data *RenderData) (*Rendered, error) {
 		out.Body = r.bodyJSON
 	}
 	if out.Body != nil {
-		ct := r.ContentType
-		if ct == "" {
-			ct = "application/json"
+		if r.contentType != nil {
+			out.Header["Content-Type"] = r.contentType
+		} else {
+			out.Header.Set("Content-Type", cmp.Or(r.ContentType, "application/json"))
 		}
-		out.Header.Set("Content-Type", ct)
 	}
 	return out, nil
 }

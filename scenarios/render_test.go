@@ -300,3 +300,45 @@ func TestRenderConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestRenderSharesNoMutableHeader checks that the header values shared
+// between renders (the static headers and the Content-Type, built at load
+// time) do not leak changes from one response into the next.
+func TestRenderSharesNoMutableHeader(t *testing.T) {
+	t.Parallel()
+	src := scenarios.Source{Name: "h.yaml", Data: []byte(`name: headers
+operation: refresh_token
+response:
+  status: 401
+  headers:
+    cache-control: no-store
+    X-Static: one
+    X-Subject: '{{ .Token.Subject }}'
+  body: {status: 401, message: Expired., code: refresh_token_expired}
+`)}
+	set, diags := scenarios.Load(mustSpec(t), []scenarios.Source{src})
+	if set == nil {
+		t.Fatalf("Load():\n%v", diags)
+	}
+	sc, _ := set.Get("headers")
+	want := http.Header{
+		"Cache-Control": {"no-store"},
+		"X-Static":      {"one"},
+		"X-Subject":     {"user_sample"},
+		"Content-Type":  {"application/json"},
+	}
+	for i := range 3 {
+		out, err := sc.Render(scenarios.SampleData())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, out.Header); diff != "" {
+			t.Fatalf("render %d: header (-want +got):\n%s", i, diff)
+		}
+		// What a caller may do to its response before writing it.
+		out.Header.Set("X-Static", "changed")
+		out.Header.Add("Cache-Control", "private")
+		out.Header.Add("Content-Type", "text/plain")
+		out.Header.Del("X-Subject")
+	}
+}

@@ -1,9 +1,11 @@
 package scenarios
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -132,6 +134,13 @@ func prepareResponse(sc *Scenario, op *spec.Operation, sp *spec.Spec, sink *diag
 			r.headerTpl[name] = t
 		}
 	}
+	r.staticHeader = http.Header{}
+	for name, v := range r.Headers {
+		if r.headerTpl[name] == nil {
+			r.staticHeader.Set(name, v)
+		}
+	}
+	r.contentType = []string{cmp.Or(r.ContentType, "application/json")}
 	for i := range r.Cookies {
 		c := &r.Cookies[i]
 		f := fmt.Sprintf("response.cookies[%d]", i)
