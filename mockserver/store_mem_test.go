@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
@@ -53,7 +54,7 @@ func liveHeap() (bytes, objects uint64) {
 //
 //	go test -count=1 -run TestStoreHeapPerToken -v ./mockserver/
 func TestStoreHeapPerToken(t *testing.T) {
-	const maxBytes, maxObjects = 140, 0.05 // per token
+	const maxBytes, maxObjects = 100, 0.05 // per token
 	for _, tc := range []struct {
 		name        string
 		newFamilies bool
@@ -124,8 +125,11 @@ func (st *store) check() error {
 	if len(st.ring) < maxTokens && st.head != 0 {
 		return fmt.Errorf("ring is not full (%d) but its head is %d", len(st.ring), st.head)
 	}
-	if cap(st.fams) > maxTokens+1 {
-		return fmt.Errorf("families capacity %d, bound %d", cap(st.fams), maxTokens+1)
+	if cap(st.fams) > maxTokens+1 || len(st.index) > maxIndex {
+		return fmt.Errorf("families capacity %d, index size %d", cap(st.fams), len(st.index))
+	}
+	if len(st.index) > 0 && 2*len(st.ring) > len(st.index) {
+		return fmt.Errorf("index of %d for %d tokens", len(st.index), len(st.ring))
 	}
 	indexed, tokens := 0, map[uint32]uint32{}
 	for pos, t := range st.ring {
@@ -138,13 +142,18 @@ func (st *store) check() error {
 			return fmt.Errorf("token at %d: index finds %d, %v", pos, got, ok)
 		}
 	}
-	for key, pos := range st.index {
-		if int(pos) >= len(st.ring) || st.ring[pos].named || st.ring[pos].key != key {
-			return fmt.Errorf("index entry %x points to %d, not to its token", key[:4], pos)
+	entries := 0
+	for i, e := range st.index {
+		if e == 0 {
+			continue
+		}
+		entries++
+		if int(e-1) >= len(st.ring) || st.ring[e-1].named {
+			return fmt.Errorf("index[%d] = %d points to no indexed token", i, e)
 		}
 	}
-	if len(st.index) != indexed {
-		return fmt.Errorf("index holds %d entries for %d tokens", len(st.index), indexed)
+	if entries != indexed {
+		return fmt.Errorf("index holds %d entries for %d tokens", entries, indexed)
 	}
 	for name, pos := range st.named {
 		if int(pos) >= len(st.ring) || !st.ring[pos].named {
@@ -185,12 +194,8 @@ func (st *store) check() error {
 // its slices are not scanned by the GC.
 func TestStorePointerFree(t *testing.T) {
 	t.Parallel()
-	// The index is a map, which the GC does not scan when neither its
-	// keys nor its values hold pointers.
-	var st store
-	for _, typ := range []reflect.Type{reflect.TypeOf(st.ring).Elem(), reflect.TypeOf(st.fams).Elem(),
-		reflect.TypeOf(st.index).Key(), reflect.TypeOf(st.index).Elem()} {
-		if hasPointers(typ) {
+	for _, v := range []any{tokenSlot{}, familyRec{}} {
+		if typ := reflect.TypeOf(v); hasPointers(typ) {
 			t.Errorf("%s holds pointers", typ)
 		}
 	}
@@ -399,6 +404,48 @@ func TestStoreMatchesModel(t *testing.T) {
 	}
 	if full < ops/5 {
 		t.Errorf("the store was full for %d operations of %d; it evicted too little to tell", full, ops)
+	}
+}
+
+// TestStoreIndexDelete removes tokens from the index in random order (the
+// store evicts the oldest first, which rarely moves an entry): every
+// remaining token stays findable and removed ones are gone.
+func TestStoreIndexDelete(t *testing.T) {
+	t.Parallel()
+	rng := mathrand.New(mathrand.NewPCG(3, 4))
+	st := &store{}
+	const n = maxTokens
+	for range n {
+		var key tokenKey
+		// Few distinct leading bytes: long probe sequences.
+		binary.LittleEndian.PutUint64(key[:8], uint64(rng.IntN(n/4)))
+		binary.LittleEndian.PutUint64(key[8:16], rng.Uint64())
+		st.ring = append(st.ring, tokenSlot{key: key})
+	}
+	st.growIndexLocked(n)
+	live := map[int]bool{}
+	for pos := range n {
+		live[pos] = true
+	}
+	for k, pos := range rng.Perm(n) {
+		st.unindexLocked(&st.ring[pos].key, pos)
+		delete(live, pos)
+		if _, ok := st.findLocked(&st.ring[pos].key); ok {
+			t.Fatalf("removed token %d is still found", pos)
+		}
+		if k%500 != 0 {
+			continue
+		}
+		for p := range live {
+			if got, ok := st.findLocked(&st.ring[p].key); !ok || got != p {
+				t.Fatalf("after %d removals: token %d found at %d, %v", k+1, p, got, ok)
+			}
+		}
+	}
+	for i, e := range st.index {
+		if e != 0 {
+			t.Fatalf("index[%d] = %d after removing everything", i, e)
+		}
 	}
 }
 
