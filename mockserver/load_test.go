@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -103,7 +104,8 @@ func TestLoad(t *testing.T) {
 		}
 		for _, p := range []*proc{bare, mock} {
 			st := p.status(t)
-			rows = append(rows, loadRow{lc: lc.name, server: p.name, wrk: median(runs[p]), rounds: runs[p], ready: p.ready, rss: st["VmRSS"], hwm: st["VmHWM"]})
+			rows = append(rows, loadRow{lc: lc.name, server: p.name, wrk: median(runs[p]), rounds: runs[p], ready: p.ready,
+				rss: st["VmRSS"], hwm: st["VmHWM"], anon: p.peakAnon.Load(), file: p.peakFile.Load()})
 		}
 		mock.stop(t)
 		bare.stop(t)
@@ -118,16 +120,19 @@ type loadRow struct {
 	rounds     []wrkResult // every round, in order
 	ready      time.Duration
 	rss, hwm   int64 // kB
+	anon, file int64 // peak RssAnon and RssFile, kB
 }
 
 func loadTable(rows []loadRow) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-24s %-9s %10s %9s %9s %9s %8s %8s %9s\n", "traffic", "server", "req/s", "p50", "p99", "ready", "RSS MB", "HWM MB", "CPU/req")
+	fmt.Fprintf(&b, "%-24s %-9s %10s %9s %9s %9s %8s %8s %11s %9s\n", "traffic", "server", "req/s", "p50", "p99", "ready", "RSS MB", "HWM MB", "anon+file", "CPU/req")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "%-24s %-9s %10.0f %9s %9s %9s %8.1f %8.1f %9s\n", r.lc, r.server, r.wrk.reqPerSec,
+		fmt.Fprintf(&b, "%-24s %-9s %10.0f %9s %9s %9s %8.1f %8.1f %5.1f+%4.1f %9s\n", r.lc, r.server, r.wrk.reqPerSec,
 			r.wrk.p50.Round(time.Microsecond), r.wrk.p99.Round(time.Microsecond), r.ready.Round(100*time.Microsecond),
-			float64(r.rss)/1024, float64(r.hwm)/1024, r.wrk.cpuPerReq.Round(100*time.Nanosecond))
+			float64(r.rss)/1024, float64(r.hwm)/1024, float64(r.anon)/1024, float64(r.file)/1024, r.wrk.cpuPerReq.Round(100*time.Nanosecond))
 	}
+	b.WriteString("(anon+file: the peaks of RssAnon, the heap and the runtime, and RssFile, the pages of the\n" +
+		"executable mapped in, sampled every 10 ms; they need not peak together.)\n")
 	b.WriteString("\nrounds (req/s, p99, server CPU per request):\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "%-24s %-9s", r.lc, r.server)
@@ -447,6 +452,48 @@ type proc struct {
 	ready  time.Duration // from start to the first 200 of /__mock/health
 	stderr *lockedBuffer
 	waited chan error
+	// peakAnon and peakFile are the highest RssAnon and RssFile (kB) seen
+	// by sampleMemory: VmHWM says how high resident memory went, these
+	// say whether the heap or the mapped binary took it there.
+	peakAnon, peakFile atomic.Int64
+}
+
+// sampleMemory records the peaks of RssAnon and RssFile every 10 ms until
+// the process exits.
+func (p *proc) sampleMemory() {
+	path := fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-p.waited:
+			p.waited <- err
+			return
+		case <-tick.C:
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return
+		}
+		for line := range strings.Lines(string(b)) {
+			k, v, _ := strings.Cut(line, ":")
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				continue
+			}
+			n, _ := strconv.ParseInt(f[0], 10, 64)
+			switch k {
+			case "RssAnon":
+				if n > p.peakAnon.Load() {
+					p.peakAnon.Store(n)
+				}
+			case "RssFile":
+				if n > p.peakFile.Load() {
+					p.peakFile.Store(n)
+				}
+			}
+		}
+	}
 }
 
 // lockedBuffer collects a subprocess's stderr.
@@ -504,6 +551,7 @@ func startProc(tb testing.TB, name, bin string, args ...string) *proc {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				p.ready = time.Since(start)
+				go p.sampleMemory()
 				return p
 			}
 		}
