@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -104,6 +105,9 @@ type serveOptions struct {
 	logFormat, logLevel, tlsCert, tlsKey      string
 }
 
+// serveGCPercent is the GOGC that serve runs with when GOGC is not set.
+const serveGCPercent = 75
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveHelp, stderr)
 	o := serveOptions{maxBody: mockserver.DefaultMaxBody}
@@ -142,6 +146,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg, err := o.config(log)
 	if err != nil {
 		return err
+	}
+	if os.Getenv("GOGC") == "" {
+		// A smaller heap for the same work: the GC runs when the heap
+		// grew by 75% of the live heap, not 100%. Under the load run this
+		// keeps about 1.4 MB off the resident size for about 3% of the
+		// throughput (README, Performance). GOGC in the environment wins.
+		defer debug.SetGCPercent(debug.SetGCPercent(serveGCPercent))
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
