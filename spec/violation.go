@@ -137,6 +137,9 @@ func (s *Spec) convert(errs []*vErrors.ValidationError, src source) []Violation 
 			HowToFix:    e.HowToFix,
 			SpecPointer: src.pointer,
 		}
+		if base.Rule == RuleResponseType && src.op != nil {
+			base.Message = responseTypeMessage(e.Message, src)
+		}
 		named := base.Rule == RuleRequestParameter || base.Rule == RuleResponseHeader
 		if e.ParameterName != "" {
 			base.Field = e.ParameterName
@@ -281,6 +284,18 @@ func (src source) fixPointer(ptr string) string {
 		return "/paths/" + escapePointer(src.op.Path) + "/" + ptr[len(bad):]
 	}
 	return ptr
+}
+
+// responseTypeMessage says which response of which operation has an
+// undocumented content type; the validator's own message reads
+// "POST / 500 operation response content type ..." (method / status).
+func responseTypeMessage(msg string, src source) string {
+	ct := "none"
+	if m := quotedName.FindStringSubmatch(msg); m != nil && m[1] != "" {
+		ct = m[1]
+	}
+	return fmt.Sprintf("the %d response of %s %s has content type '%s', which the spec does not document for it",
+		src.status, src.op.Method, src.op.Path, ct)
 }
 
 var quotedName = regexp.MustCompile(`'((?:[^'\\]|\\.)*)'`)
