@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"sync"
 	"text/template"
+	"text/template/parse"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -155,7 +156,57 @@ func parseTemplate(name, text string) (*tmpl, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, tt := range t.Templates() { // with those it {{define}}s
+		if tt.Tree == nil {
+			continue
+		}
+		if err := checkRanges(tt.Tree, tt.Tree.Root); err != nil {
+			return nil, err
+		}
+	}
 	return &tmpl{Template: t, fast: compileFast(t, renderDataType)}, nil
+}
+
+// maxRange is the most iterations a template may ask for with a constant:
+// the mock renders on every request.
+const maxRange = 10_000
+
+// checkRanges refuses {{ range N }} with a constant N over maxRange, in
+// the form of a parse error (template: name:line:col: ...).
+func checkRanges(tree *parse.Tree, n parse.Node) error {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := checkRanges(tree, c); err != nil {
+				return err
+			}
+		}
+	case *parse.RangeNode:
+		if p := n.Pipe; p != nil && len(p.Cmds) == 1 && len(p.Cmds[0].Args) == 1 {
+			if num, ok := p.Cmds[0].Args[0].(*parse.NumberNode); ok && num.IsInt && num.Int64 > maxRange {
+				loc, _ := tree.ErrorContext(n)
+				return fmt.Errorf("template: %s: range over %d iterations; use at most %d, the mock renders on every request", loc, num.Int64, maxRange)
+			}
+		}
+		if err := checkRanges(tree, n.List); err != nil {
+			return err
+		}
+		return checkRanges(tree, n.ElseList)
+	case *parse.IfNode:
+		if err := checkRanges(tree, n.List); err != nil {
+			return err
+		}
+		return checkRanges(tree, n.ElseList)
+	case *parse.WithNode:
+		if err := checkRanges(tree, n.List); err != nil {
+			return err
+		}
+		return checkRanges(tree, n.ElseList)
+	}
+	return nil
 }
 
 // hasAction reports whether text holds a template action at all.
@@ -297,7 +348,29 @@ func (t *tmpl) execute(buf *bytes.Buffer, data *RenderData) error {
 		}
 		buf.Reset()
 	}
-	return t.Template.Execute(buf, data)
+	return t.Template.Execute(&cappedWriter{buf: buf, left: MaxRendered}, data)
+}
+
+// MaxRendered bounds what one template may write (a body, a header or a
+// cookie value): a template that loops stops with an error instead of
+// growing the mock's memory without end.
+const MaxRendered = 1 << 20
+
+// errTooLarge is the write error of a template that wrote past MaxRendered.
+var errTooLarge = fmt.Errorf("the template wrote more than %d bytes; scenario bodies are limited to 1 MiB", MaxRendered)
+
+// cappedWriter writes to buf until left bytes are used up.
+type cappedWriter struct {
+	buf  *bytes.Buffer
+	left int
+}
+
+func (w *cappedWriter) Write(p []byte) (int, error) {
+	if len(p) > w.left {
+		return 0, errTooLarge
+	}
+	w.left -= len(p)
+	return w.buf.Write(p)
 }
 
 // SampleData is the request used to check templates at load time.

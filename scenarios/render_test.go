@@ -126,6 +126,10 @@ func TestRenderTemplateErrors(t *testing.T) {
 		{"unknown field", `{{ .Token.Bearer }}`, "can't evaluate field Bearer"},
 		{"unknown function", `{{ sha1 "x" }}`, `function "sha1" not defined`},
 		{"add a string", `{{ add "1" 2 }}`, `add: 1 (string) is not an integer`},
+		{"range too long", `{{ range 1000000000 }}x{{ end }}`, "range over 1000000000 iterations; use at most 10000"},
+		{"range too long, nested", `{{ if true }}{{ with 1 }}{{ range 20000 }}{{ end }}{{ end }}{{ end }}`, "range over 20000 iterations"},
+		{"range too long, defined", `{{ define "loop" }}{{ range 99999 }}{{ end }}{{ end }}ok`, "range over 99999 iterations"},
+		{"output over the limit", `{{ range 10000 }}{{ printf "%0200d" 0 }}{{ end }}`, "wrote more than 1048576 bytes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
