@@ -216,7 +216,7 @@ func (s *Server) checkRequest(r *http.Request, op *spec.Operation, body []byte) 
 		return rej
 	}
 	rej := s.checkUncached(r, op, rel, body)
-	s.memo.put(string(*kb), rej)
+	s.memo.put(*kb, rej)
 	return rej
 }
 

@@ -119,13 +119,19 @@ func TestArmedQueueBounded(t *testing.T) {
 func TestValidationMemoBounded(t *testing.T) {
 	s := mustServer(t, Config{})
 	for i := range 2*memoEntries + 100 {
-		r := call{body: `{"refresh_token":"rt_memo_` + strconv.Itoa(i) + `"}`}.serve(t, s)
-		if r.status != http.StatusUnauthorized {
-			t.Fatalf("request %d: %d %s", i, r.status, r.body)
+		// Twice each: a request is remembered when it comes again.
+		for range 2 {
+			r := call{body: `{"refresh_token":"rt_memo_` + strconv.Itoa(i) + `"}`}.serve(t, s)
+			if r.status != http.StatusUnauthorized {
+				t.Fatalf("request %d: %d %s", i, r.status, r.body)
+			}
 		}
 	}
-	if n := s.memo.size(); n > 2*memoEntries {
-		t.Errorf("memo holds %d requests, bound %d", n, 2*memoEntries)
+	if n := s.memo.size(); n < memoEntries || n > 2*memoEntries {
+		t.Errorf("memo holds %d requests, want between %d and the bound %d", n, memoEntries, 2*memoEntries)
+	}
+	if n := len(s.memo.seen) + len(s.memo.seenOld); n > 2*seenEntries {
+		t.Errorf("doorkeeper holds %d hashes, bound %d", n, 2*seenEntries)
 	}
 	// Large requests are validated but not remembered.
 	s.memo = newValidationMemo()
@@ -139,6 +145,44 @@ func TestValidationMemoBounded(t *testing.T) {
 	}
 	if n := s.memo.size(); n != 0 {
 		t.Errorf("memo remembered %d requests above its key bound", n)
+	}
+}
+
+// TestValidationMemoDoorkeeper: a request is remembered the second time it
+// comes, and a stream of requests that never repeat (new tokens) leaves
+// only hashes behind, never a full key.
+func TestValidationMemoDoorkeeper(t *testing.T) {
+	s := mustServer(t, Config{})
+	for i := range 3 * seenEntries {
+		r := call{body: `{"refresh_token":"rt_unique_` + strconv.Itoa(i) + `"}`}.serve(t, s)
+		if r.status != http.StatusUnauthorized {
+			t.Fatalf("request %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if n := s.memo.size(); n != 0 {
+		t.Errorf("memo remembered %d requests that came once", n)
+	}
+	if n := len(s.memo.seen) + len(s.memo.seenOld); n > 2*seenEntries {
+		t.Errorf("doorkeeper holds %d hashes, bound %d", n, 2*seenEntries)
+	}
+	// The same request: seen, then remembered, then answered from the memo
+	// with the same outcome (a 422 here, to compare details too).
+	bad := call{body: `{"refresh_token":""}`}
+	var first result
+	for i := range 3 {
+		r := bad.serve(t, s)
+		if i == 0 {
+			first = r
+			if r.status != http.StatusUnprocessableEntity {
+				t.Fatalf("empty token: %d %s, want 422", r.status, r.body)
+			}
+		}
+		if r.status != first.status || string(r.body) != string(first.body) {
+			t.Fatalf("request %d: %d %s, first was %d %s", i, r.status, r.body, first.status, first.body)
+		}
+		if want := min(i, 1); s.memo.size() != want {
+			t.Errorf("after %d identical requests the memo holds %d, want %d", i+1, s.memo.size(), want)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"hash/maphash"
 	"net/http"
 	"slices"
 	"sync"
@@ -9,7 +10,8 @@ import (
 // Validation memo bounds: requests with bodies up to memoMaxBody bytes and
 // keys (method, path, query, headers and body) up to memoMaxKey bytes are
 // remembered, at most 2*memoEntries of them: at most about 64 MB however
-// large and varied the requests.
+// large and varied the requests, plus 2*seenEntries hashes of requests seen
+// once (about 1 MB).
 const (
 	memoMaxBody = 4 << 10
 	memoMaxKey  = 8 << 10
@@ -23,13 +25,24 @@ const (
 // again. It keeps two generations: when the current one is full it becomes
 // the previous one and the older is dropped, which bounds memory and keeps
 // recently used entries.
+//
+// A request is remembered only when it comes a second time: the first time
+// only a 64-bit hash of its key is kept (a doorkeeper, in two generations
+// of seenEntries hashes). Clients that present a new refresh token on
+// every request, as real ones do, then cost 8 bytes a request instead of
+// a full key that would never be asked for again.
 type validationMemo struct {
-	mu        sync.RWMutex
-	cur, prev map[string]*rejection
+	mu            sync.RWMutex
+	cur, prev     map[string]*rejection
+	seen, seenOld map[uint64]struct{}
+	seed          maphash.Seed
 }
 
+// seenEntries bounds a generation of the doorkeeper.
+const seenEntries = 4 * memoEntries
+
 func newValidationMemo() *validationMemo {
-	return &validationMemo{cur: map[string]*rejection{}}
+	return &validationMemo{cur: map[string]*rejection{}, seen: map[uint64]struct{}{}, seed: maphash.MakeSeed()}
 }
 
 // keyPool holds the buffers memo keys are built in: a key is only copied
@@ -89,13 +102,28 @@ func (m *validationMemo) get(key []byte) (*rejection, bool) {
 	return rej, ok
 }
 
-func (m *validationMemo) put(key string, rej *rejection) {
+// put remembers the outcome for key if key was seen before; otherwise it
+// only notes that it was seen. It reports whether it remembered it.
+func (m *validationMemo) put(key []byte, rej *rejection) bool {
+	h := maphash.Bytes(m.seed, key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	_, again := m.seen[h]
+	if !again {
+		_, again = m.seenOld[h]
+	}
+	if !again {
+		if len(m.seen) >= seenEntries {
+			m.seenOld, m.seen = m.seen, make(map[uint64]struct{}, seenEntries)
+		}
+		m.seen[h] = struct{}{}
+		return false
+	}
 	if len(m.cur) >= memoEntries {
 		m.prev, m.cur = m.cur, make(map[string]*rejection, memoEntries)
 	}
-	m.cur[key] = rej
+	m.cur[string(key)] = rej
+	return true
 }
 
 // size is the number of remembered requests.
