@@ -130,7 +130,7 @@ func TestValidationMemoBounded(t *testing.T) {
 	if n := s.memo.size(); n < memoEntries || n > 2*memoEntries {
 		t.Errorf("memo holds %d requests, want between %d and the bound %d", n, memoEntries, 2*memoEntries)
 	}
-	if n := len(s.memo.seen) + len(s.memo.seenOld); n > 2*seenEntries {
+	if n := s.memo.seen.len(); n > 2*seenEntries {
 		t.Errorf("doorkeeper holds %d hashes, bound %d", n, 2*seenEntries)
 	}
 	// Large requests are validated but not remembered.
@@ -162,7 +162,7 @@ func TestValidationMemoDoorkeeper(t *testing.T) {
 	if n := s.memo.size(); n != 0 {
 		t.Errorf("memo remembered %d requests that came once", n)
 	}
-	if n := len(s.memo.seen) + len(s.memo.seenOld); n > 2*seenEntries {
+	if n := s.memo.seen.len(); n > 2*seenEntries {
 		t.Errorf("doorkeeper holds %d hashes, bound %d", n, 2*seenEntries)
 	}
 	// The same request: seen, then remembered, then answered from the memo

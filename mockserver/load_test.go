@@ -1,7 +1,6 @@
 package mockserver
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -507,23 +506,12 @@ func (p *proc) sampleMemory() {
 		if err != nil {
 			return
 		}
-		for line := range strings.Lines(string(b)) {
-			k, v, _ := strings.Cut(line, ":")
-			f := strings.Fields(v)
-			if len(f) == 0 {
-				continue
-			}
-			n, _ := strconv.ParseInt(f[0], 10, 64)
-			switch k {
-			case "RssAnon":
-				if n > p.peakAnon.Load() {
-					p.peakAnon.Store(n)
-				}
-			case "RssFile":
-				if n > p.peakFile.Load() {
-					p.peakFile.Store(n)
-				}
-			}
+		st := parseStatus(b)
+		if n := st["RssAnon"]; n > p.peakAnon.Load() {
+			p.peakAnon.Store(n)
+		}
+		if n := st["RssFile"]; n > p.peakFile.Load() {
+			p.peakFile.Store(n)
 		}
 	}
 }
@@ -627,10 +615,14 @@ func (p *proc) status(tb testing.TB) map[string]int64 {
 		tb.Errorf("read status of %s: %v", p.name, err)
 		return nil
 	}
+	return parseStatus(b)
+}
+
+// parseStatus reads the kB and count fields of a /proc/PID/status file.
+func parseStatus(b []byte) map[string]int64 {
 	out := map[string]int64{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(line, ":")
 		if !ok {
 			continue
 		}

@@ -32,18 +32,47 @@ const (
 // every request, as real ones do, then cost 8 bytes a request instead of
 // a full key that would never be asked for again.
 type validationMemo struct {
-	mu            sync.RWMutex
-	cur, prev     map[string]*rejection
-	seen, seenOld map[uint64]struct{}
-	seed          maphash.Seed
+	mu   sync.RWMutex
+	memo generations[string, *rejection]
+	seen generations[uint64, struct{}] // hashes of keys seen once
+	seed maphash.Seed
 }
 
 // seenEntries bounds a generation of the doorkeeper.
 const seenEntries = 4 * memoEntries
 
 func newValidationMemo() *validationMemo {
-	return &validationMemo{cur: map[string]*rejection{}, seen: map[uint64]struct{}{}, seed: maphash.MakeSeed()}
+	return &validationMemo{memo: newGenerations[string, *rejection](memoEntries), seen: newGenerations[uint64, struct{}](seenEntries), seed: maphash.MakeSeed()}
 }
+
+// generations is a map bounded by two generations of at most n entries:
+// when the current one is full it becomes the previous one and the older
+// is dropped, which keeps the recently added entries.
+type generations[K comparable, V any] struct {
+	cur, prev map[K]V
+	n         int
+}
+
+func newGenerations[K comparable, V any](n int) generations[K, V] {
+	return generations[K, V]{cur: map[K]V{}, n: n}
+}
+
+func (g *generations[K, V]) has(k K) bool {
+	if _, ok := g.cur[k]; ok {
+		return true
+	}
+	_, ok := g.prev[k]
+	return ok
+}
+
+func (g *generations[K, V]) put(k K, v V) {
+	if len(g.cur) >= g.n {
+		g.prev, g.cur = g.cur, make(map[K]V, g.n)
+	}
+	g.cur[k] = v
+}
+
+func (g *generations[K, V]) len() int { return len(g.cur) + len(g.prev) }
 
 // keyPool holds the buffers memo keys are built in: a key is only copied
 // into a string when it is remembered.
@@ -95,40 +124,31 @@ func appendMemoKey(b []byte, r *http.Request, rel string, body []byte) ([]byte, 
 func (m *validationMemo) get(key []byte) (*rejection, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if rej, ok := m.cur[string(key)]; ok {
+	// Indexed here rather than through a generations method, where the
+	// conversion would have to allocate.
+	if rej, ok := m.memo.cur[string(key)]; ok {
 		return rej, true
 	}
-	rej, ok := m.prev[string(key)]
+	rej, ok := m.memo.prev[string(key)]
 	return rej, ok
 }
 
 // put remembers the outcome for key if key was seen before; otherwise it
-// only notes that it was seen. It reports whether it remembered it.
-func (m *validationMemo) put(key []byte, rej *rejection) bool {
+// only notes that it was seen.
+func (m *validationMemo) put(key []byte, rej *rejection) {
 	h := maphash.Bytes(m.seed, key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, again := m.seen[h]
-	if !again {
-		_, again = m.seenOld[h]
+	if !m.seen.has(h) {
+		m.seen.put(h, struct{}{})
+		return
 	}
-	if !again {
-		if len(m.seen) >= seenEntries {
-			m.seenOld, m.seen = m.seen, make(map[uint64]struct{}, seenEntries)
-		}
-		m.seen[h] = struct{}{}
-		return false
-	}
-	if len(m.cur) >= memoEntries {
-		m.prev, m.cur = m.cur, make(map[string]*rejection, memoEntries)
-	}
-	m.cur[string(key)] = rej
-	return true
+	m.memo.put(string(key), rej)
 }
 
 // size is the number of remembered requests.
 func (m *validationMemo) size() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return len(m.cur) + len(m.prev)
+	return m.memo.len()
 }

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -191,22 +190,20 @@ func checkRanges(tree *parse.Tree, n parse.Node) error {
 				return fmt.Errorf("template: %s: range over %d iterations; use at most %d, the mock renders on every request", loc, num.Int64, maxRange)
 			}
 		}
-		if err := checkRanges(tree, n.List); err != nil {
-			return err
-		}
-		return checkRanges(tree, n.ElseList)
+		return checkBranches(tree, &n.BranchNode)
 	case *parse.IfNode:
-		if err := checkRanges(tree, n.List); err != nil {
-			return err
-		}
-		return checkRanges(tree, n.ElseList)
+		return checkBranches(tree, &n.BranchNode)
 	case *parse.WithNode:
-		if err := checkRanges(tree, n.List); err != nil {
-			return err
-		}
-		return checkRanges(tree, n.ElseList)
+		return checkBranches(tree, &n.BranchNode)
 	}
 	return nil
+}
+
+func checkBranches(tree *parse.Tree, b *parse.BranchNode) error {
+	if err := checkRanges(tree, b.List); err != nil {
+		return err
+	}
+	return checkRanges(tree, b.ElseList)
 }
 
 // hasAction reports whether text holds a template action at all.
@@ -255,22 +252,14 @@ type RenderedCookie struct {
 func (s *Scenario) Render(data *RenderData) (*Rendered, error) {
 	r := &s.Response
 	out := &Rendered{Status: r.Status, Header: make(http.Header, len(r.Headers)+4)}
-	static := r.staticHeader
-	for k, vs := range static {
+	for k, vs := range r.staticHeader {
 		// Built at load time and shared read-only.
 		out.Header[k] = vs
 	}
-	for name, v := range r.Headers {
-		t := r.headerTpl[name]
-		if static != nil && t == nil {
-			continue
-		}
-		val := v
-		if t != nil {
-			var err error
-			if val, err = execute(t, data); err != nil {
-				return nil, fmt.Errorf("scenario %s: header %s: %w", s.Name, name, err)
-			}
+	for name, t := range r.headerTpl {
+		val, err := execute(t, data)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %s: header %s: %w", s.Name, name, err)
 		}
 		out.Header.Set(name, val)
 	}
@@ -296,11 +285,7 @@ func (s *Scenario) Render(data *RenderData) (*Rendered, error) {
 		out.Body = r.bodyJSON
 	}
 	if out.Body != nil {
-		if r.contentType != nil {
-			out.Header["Content-Type"] = r.contentType
-		} else {
-			out.Header.Set("Content-Type", cmp.Or(r.ContentType, "application/json"))
-		}
+		out.Header["Content-Type"] = r.contentType
 	}
 	return out, nil
 }
