@@ -7,10 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,15 +17,9 @@ import (
 	"github.com/refreshmock/refreshmock/scenarios"
 )
 
-// Store bounds.
-const (
-	maxTokens = 10_000 // oldest tokens are forgotten beyond this
-	maxArmed  = 1_000
-	maxCount  = 1_000_000 // per armed entry
-	// maxSession bounds an armed entry's session key (a header or cookie
-	// value, a family id or a refresh token).
-	maxSession = 256
-)
+// maxTokens bounds the token store: the oldest tokens are forgotten
+// beyond it.
+const maxTokens = 10_000
 
 // Issued identifiers: a refresh token is tokenPrefix and base64url of
 // tokenKeyLen random bytes, a family id famPrefix and base64url of
@@ -56,11 +48,8 @@ const _ = uint(maxIndex - 2*maxTokens)
 
 var b64 = base64.RawURLEncoding
 
-// errArm is wrapped by arming errors the control API reports as 400.
-var errArm = errors.New("cannot arm")
-
-// store is the mock's mutable state: the token store, the armed queue and
-// the mock clock. Everything else is immutable. It is bounded and guarded
+// store is the mock's mutable state: the token store, the armed queue
+// (armed.go, with its own mutex) and the mock clock. Everything else is immutable. It is bounded and guarded
 // by one mutex; the critical sections are a few slice and map operations.
 //
 // The token store lives in three slices without pointers, so that the GC
@@ -90,8 +79,7 @@ type store struct {
 	freeFam    uint32 // first free family + 1; 0: none
 	nFams      int
 	famNames   map[uint32]famNames
-	armed      []*armedEntry
-	armSeq     int
+	armed      armedQueue
 	seed       string
 	accessTTL  time.Duration
 	refreshTTL time.Duration
@@ -126,17 +114,6 @@ const (
 // from its random bytes).
 type famNames struct{ id, subject string }
 
-// armedEntry is a scenario queued for the next Remaining requests of its
-// operation (of one session when Session is set).
-type armedEntry struct {
-	ID        int       `json:"id"`
-	Scenario  string    `json:"scenario"`
-	Operation string    `json:"operation"`
-	Remaining int       `json:"remaining"`
-	Session   string    `json:"session,omitempty"`
-	ArmedAt   time.Time `json:"armed_at"`
-}
-
 // issued describes a refresh token the store issued.
 type issued struct {
 	RefreshToken string    `json:"refresh_token"`
@@ -163,7 +140,7 @@ func (st *store) resetLocked() {
 	st.freeFam = 0
 	st.nFams = 0
 	st.famNames = map[uint32]famNames{}
-	st.armed = nil
+	st.armed.reset()
 	if st.seed != "" {
 		fi := st.newFamilyLocked(nil, "fam_seed", "user_dev")
 		key, ok := parseToken(st.seed)
@@ -581,95 +558,10 @@ func (st *store) sessionOf(s string) string {
 	return s
 }
 
-// arm queues a scenario for the next count requests of its operation.
-func (st *store) arm(sc *scenarios.Scenario, count int, session string) (armedEntry, error) {
-	if count < 1 || count > maxCount {
-		return armedEntry{}, fmt.Errorf("%w: count %d is out of range; use 1 to %d", errArm, count, maxCount)
-	}
-	session = strings.TrimSpace(session)
-	if len(session) > maxSession {
-		return armedEntry{}, fmt.Errorf("%w: the session is %d bytes long; use at most %d", errArm, len(session), maxSession)
-	}
-	if session != "" {
-		session = st.sessionOf(session)
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if len(st.armed) >= maxArmed {
-		return armedEntry{}, fmt.Errorf("%w: %d entries are already armed; reset or disarm first", errArm, maxArmed)
-	}
-	st.armSeq++
-	e := &armedEntry{ID: st.armSeq, Scenario: sc.Name, Operation: sc.Operation, Remaining: count, Session: session, ArmedAt: st.realNow().Add(st.offset)}
-	st.armed = append(st.armed, e)
-	return *e, nil
-}
-
-func (st *store) armedList() []armedEntry {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	out := make([]armedEntry, len(st.armed))
-	for i, e := range st.armed {
-		out[i] = *e
-	}
-	return out
-}
-
-func (st *store) disarm() int {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	n := len(st.armed)
-	st.armed = nil
-	return n
-}
-
-// popArmed takes one use of the first entry armed for the operation and
-// one of the request's sessions; entries scoped to a session go before
-// global ones. lookup resolves the name in the current set: an entry whose
-// scenario a reload removed is dropped.
-func (st *store) popArmed(op string, sessions []string, lookup func(string) (*scenarios.Scenario, bool)) *scenarios.Scenario {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if len(st.armed) == 0 {
-		return nil
-	}
-	pick := -1
-	for i, e := range st.armed {
-		if e.Operation != op {
-			continue
-		}
-		if e.Session != "" && slices.Contains(sessions, e.Session) {
-			pick = i
-			break
-		}
-		if e.Session == "" && pick < 0 {
-			pick = i
-		}
-	}
-	for pick >= 0 {
-		e := st.armed[pick]
-		sc, ok := lookup(e.Scenario)
-		e.Remaining--
-		if e.Remaining <= 0 || !ok {
-			st.armed = slices.Delete(st.armed, pick, pick+1)
-		}
-		if ok {
-			return sc
-		}
-		pick = -1
-		for i, e := range st.armed {
-			if e.Operation == op && (e.Session == "" || slices.Contains(sessions, e.Session)) {
-				pick = i
-				break
-			}
-		}
-	}
-	return nil
-}
-
 func (st *store) counts() (tokens, families, armed int) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return len(st.ring), st.nFams, len(st.armed)
+	return len(st.ring), st.nFams, st.armed.len()
 }
 
 // accessClaims are the claims of the mock's access tokens.
