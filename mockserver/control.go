@@ -161,6 +161,12 @@ type Health struct {
 	Tokens     int          `json:"tokens"`
 	Families   int          `json:"families"`
 	Armed      int          `json:"armed"`
+	// PendingArms are the armed entries not used up or expired, each with
+	// its session (applies_to).
+	PendingArms []armedEntry `json:"pending_arms"`
+	// SessionsSeen are the sessions requests carried lately (X-Mock-Session
+	// or mock_session), the most recent first.
+	SessionsSeen []seenSession `json:"sessions_seen"`
 }
 
 func (s *Server) ctlHealth(c *gin.Context) {
@@ -168,13 +174,15 @@ func (s *Server) ctlHealth(c *gin.Context) {
 	s.reloadMu.Lock()
 	last := s.lastReload
 	s.reloadMu.Unlock()
-	tokens, fams, armed := s.store.counts()
+	tokens, fams, _ := s.store.counts()
+	pending := s.store.armedList()
 	files := snap.set.Files()
 	if files == nil {
 		files = []string{}
 	}
 	c.JSON(http.StatusOK, Health{Status: "ok", Spec: s.cfg.Spec.Name(), BasePath: s.cfg.BasePath, Scenarios: len(snap.set.All()),
-		Files: files, LoadedAt: snap.loadedAt, LastReload: last, Now: s.store.now(), Tokens: tokens, Families: fams, Armed: armed})
+		Files: files, LoadedAt: snap.loadedAt, LastReload: last, Now: s.store.now(), Tokens: tokens, Families: fams,
+		Armed: len(pending), PendingArms: pending, SessionsSeen: s.store.sessionsSeen()})
 }
 
 // ScenarioInfo is one element of GET /__mock/scenarios.
@@ -212,12 +220,28 @@ func (s *Server) ctlScenarios(c *gin.Context) {
 // ArmRequest is the body of POST /__mock/arm.
 type ArmRequest struct {
 	Scenario string `json:"scenario"`
-	// Count is how many requests the scenario answers; default 1.
-	Count int `json:"count"`
+	// Count is how many requests the scenario answers: 1 to 1,000,000;
+	// left out, 1.
+	Count *int `json:"count"`
 	// Session scopes it to one client: an X-Mock-Session header value, a
 	// mock_session cookie value, a refresh-token family id, or a refresh
-	// token (which stands for its family). Empty: any client.
+	// token (which stands for its family). Empty: everyone.
 	Session string `json:"session"`
+	// TTL is how long the entry waits (wall-clock time), a Go duration
+	// from 1s to 24h; left out, 10m.
+	TTL string `json:"ttl"`
+}
+
+// ArmResponse is the body of an accepted POST /__mock/arm.
+type ArmResponse struct {
+	Armed armedEntry `json:"armed"`
+	// Matches says in words which requests the entry answers.
+	Matches string `json:"matches"`
+	// Warning is set when no request carried the session lately: perhaps
+	// it is mistyped. SessionsSeen then lists the ones that were.
+	Warning      string        `json:"warning,omitempty"`
+	SessionsSeen []seenSession `json:"sessions_seen,omitempty"`
+	Queue        []armedEntry  `json:"queue"`
 }
 
 func (s *Server) ctlArm(c *gin.Context) {
@@ -225,8 +249,17 @@ func (s *Server) ctlArm(c *gin.Context) {
 	if !decodeControl(c, &req) {
 		return
 	}
-	if req.Count == 0 {
-		req.Count = 1
+	o := armOptions{count: 1, session: req.Session}
+	if req.Count != nil {
+		o.count = *req.Count
+	}
+	if req.TTL != "" {
+		d, err := time.ParseDuration(req.TTL)
+		if err != nil || d <= 0 {
+			ctlFail(c, http.StatusBadRequest, "%v: ttl %q is not a positive duration such as \"30s\", \"10m\" or \"2h\"", errArm, req.TTL)
+			return
+		}
+		o.ttl = d
 	}
 	set := s.snap.Load().set
 	sc, ok := set.Get(req.Scenario)
@@ -234,12 +267,38 @@ func (s *Server) ctlArm(c *gin.Context) {
 		ctlFail(c, http.StatusNotFound, "unknown scenario %q; scenarios: %s", req.Scenario, strings.Join(set.Names(), ", "))
 		return
 	}
-	e, err := s.store.arm(sc, req.Count, req.Session)
+	e, err := s.store.arm(sc, o)
 	if err != nil {
 		ctlFail(c, http.StatusBadRequest, "%v", err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"armed": e, "queue": s.store.armedList()})
+	resp := ArmResponse{Armed: e, Queue: s.store.armedList()}
+	given := strings.TrimSpace(req.Session)
+	switch {
+	case e.Session == "":
+		resp.Matches = fmt.Sprintf("every %s request that names no scenario (entries armed for a session go first), %d times, until %s",
+			e.Operation, e.Remaining, e.ExpiresAt.Format(time.RFC3339))
+	case given != e.Session:
+		resp.Matches = fmt.Sprintf("%s requests presenting a refresh token of family %s (the refresh token given stands for its family), %d times, until %s",
+			e.Operation, e.Session, e.Remaining, e.ExpiresAt.Format(time.RFC3339))
+	default:
+		resp.Matches = fmt.Sprintf("%s requests with the header \"%s: %s\", the cookie \"%s=%s\", or a refresh token of family %s, %d times, until %s",
+			e.Operation, SessionHeader, e.Session, SessionCookie, e.Session, e.Session, e.Remaining, e.ExpiresAt.Format(time.RFC3339))
+		if !s.store.sessionSeen(e.Session) {
+			resp.SessionsSeen = s.store.sessionsSeen()
+			seen := "no request carried any session yet"
+			if len(resp.SessionsSeen) > 0 {
+				names := make([]string, len(resp.SessionsSeen))
+				for i, ss := range resp.SessionsSeen {
+					names[i] = strconv.Quote(ss.Session)
+				}
+				seen = "sessions seen: " + strings.Join(names, ", ")
+			}
+			resp.Warning = fmt.Sprintf("no request has carried session %q in an %s header or a %s cookie (%s); unless it is a refresh-token family id, check the spelling: the entry waits until it expires",
+				e.Session, SessionHeader, SessionCookie, seen)
+		}
+	}
+	c.JSON(http.StatusOK, resp)
 }
 
 func (s *Server) ctlArmed(c *gin.Context) {

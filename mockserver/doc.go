@@ -69,14 +69,20 @@
 //
 //	GET    /__mock/health          {"status":"ok","spec":...,"base_path":...,"scenarios":N,"files":[...],
 //	                               "loaded_at":...,"last_reload":{"at":...,"ok":true,"errors":[...]},
-//	                               "now":...,"tokens":N,"families":N,"armed":N}
+//	                               "now":...,"tokens":N,"families":N,"armed":N,"pending_arms":[entry...],
+//	                               "sessions_seen":[{"session","last_seen","requests"}]}
 //	GET    /__mock/scenarios       {"scenarios":[{"name","operation","status","description","tags","default",
 //	                               "priority","match","rotate","fault","delay","file","line"}]} in match order
-//	POST   /__mock/arm             body {"scenario":"rate-limited","count":2,"session":"tab-1"}
-//	                               -> {"armed":{"id","scenario","operation","remaining","session","armed_at"},"queue":[...]}
-//	                               count defaults to 1; session (optional) is an X-Mock-Session header value,
-//	                               a mock_session cookie value, a family id, or a refresh token (its family).
-//	                               Unknown scenario: 404 listing the names.
+//	POST   /__mock/arm             body {"scenario":"rate-limited","count":2,"session":"tab-1","ttl":"10m"}
+//	                               -> {"armed":{"id","scenario","operation","remaining","session","applies_to",
+//	                               "armed_at","expires_at"},"matches":"which requests it answers, in words",
+//	                               "warning":...,"sessions_seen":[...],"queue":[...]}
+//	                               count: 1 to 1,000,000, left out 1 (0 or less is refused); session (optional,
+//	                               at most 256 bytes) is an X-Mock-Session header value, a mock_session cookie
+//	                               value, a family id, or a refresh token (its family); applies_to is "everyone"
+//	                               or the session; ttl: 1s to 24h of wall-clock time, left out 10m. warning
+//	                               says when no request carried the session lately (a typo?) and lists the
+//	                               sessions seen. Unknown scenario: 404 listing the names.
 //	GET    /__mock/arm             {"queue":[...]}
 //	DELETE /__mock/arm             {"disarmed":N}
 //	POST   /__mock/reset           {"reset":true,"seed_token":"rt_seed_dev","now":...}: forget tokens, armed

@@ -68,6 +68,7 @@ func (s *Server) serveOperation(c *gin.Context, op *spec.Operation) {
 	token := presentedToken(req)
 	state, fam := s.store.observe(token)
 	sessions := sessionKeys(req, fam)
+	s.store.sawSessions(sessions, fam)
 	ent.TokenState, ent.Family = state, fam
 	if len(sessions) > 0 {
 		ent.Session = sessions[0]
