@@ -11,16 +11,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/refreshmock/refreshmock/scenarios"
 	"github.com/refreshmock/refreshmock/spec"
 	"github.com/tidwall/gjson"
 )
-
-// neverIssued is a token no server issued, for cases that need a token
-// but have no live one.
-const neverIssued = "rt_conformance_never_issued_0000"
 
 // cases builds every case in a stable order: scenarios (in load order),
 // generated negative cases, then flows.
@@ -60,7 +55,7 @@ func (r *runner) scenarioCase(sc *scenarios.Scenario) caseDef {
 				step := i + 1
 				rq, missing := st.Request.Expand(cr.lookup)
 				if len(missing) > 0 {
-					cr.addFinding(Finding{Check: CheckCapture, Severity: SevError, Step: step, StepName: st.Name,
+					cr.addFinding(Finding{Check: CheckCapture, Step: step, StepName: st.Name,
 						Message: fmt.Sprintf("step not run: ${%s} was not captured by an earlier step", strings.Join(missing, "}, ${"))})
 					return
 				}
@@ -70,19 +65,44 @@ func (r *runner) scenarioCase(sc *scenarios.Scenario) caseDef {
 					if errors.Is(err, errOtherOrigin) {
 						check = CheckRedirect
 					}
-					cr.addFinding(Finding{Check: check, Severity: SevError, Step: step, StepName: st.Name, Message: "step not run: " + err.Error()})
+					cr.addFinding(Finding{Check: check, Step: step, StepName: st.Name, Message: "step not run: " + err.Error()})
 					return
 				}
-				exp := expectation{op: stepOp, statuses: st.Expect.Status, skipSpec: stepOp == nil}
-				resp := cr.exchange(ctx, step, st.Name, o, exp)
-				if resp == nil {
-					return
+				var resp *response
+				captured := map[string][]string{}
+				for k := 1; k <= st.Times(); k++ {
+					exp := expectation{op: stepOp, statuses: st.Expect.Status, skipSpec: stepOp == nil}
+					if k < st.Times() {
+						// Only the last of a repeated step's responses
+						// must have the expected status.
+						exp.judge = func(int) (Finding, bool) { return Finding{}, false }
+					}
+					name := st.Name
+					if st.Times() > 1 {
+						name = fmt.Sprintf("%s (%d of %d)", st.Name, k, st.Times())
+					}
+					o := o
+					if k > 1 {
+						o = o.clone()
+					}
+					resp = cr.exchange(ctx, step, name, o, exp)
+					if resp == nil {
+						return
+					}
+					for cname, c := range st.Capture {
+						if v, ok := c.Extract(resp.Header, resp.Body); ok {
+							captured[cname] = append(captured[cname], v)
+						}
+					}
+					if k < st.Times() {
+						rot.observe(cr, step, name, o, resp)
+					}
 				}
 				if slices.Contains(st.Expect.Status, resp.Status) {
 					for j := range st.Expect.Assert {
 						a := &st.Expect.Assert[j]
 						if err := a.Check(resp.Body); err != nil {
-							cr.addFinding(Finding{Check: CheckAssertion, Severity: SevError, Step: step, StepName: st.Name,
+							cr.addFinding(Finding{Check: CheckAssertion, Step: step, StepName: st.Name,
 								Field: "$." + a.Path, In: "body", Message: strings.TrimPrefix(err.Error(), scenarios.ErrAssertion.Error()+": "),
 								Expected: a.String(), SpecPointer: sc.PosOf(fmt.Sprintf("conform.steps[%d].expect.assert[%d]", i, j)).String()})
 						}
@@ -95,10 +115,10 @@ func (r *runner) scenarioCase(sc *scenarios.Scenario) caseDef {
 				sort.Strings(names)
 				for _, name := range names {
 					c := st.Capture[name]
-					if v, ok := c.Extract(resp.Header, resp.Body); ok {
-						cr.setVar(name, v)
+					if vs := captured[name]; len(vs) > 0 {
+						cr.setVar(name, strings.Join(vs, ","))
 					} else {
-						cr.addFinding(Finding{Check: CheckCapture, Severity: SevError, Step: step, StepName: st.Name,
+						cr.addFinding(Finding{Check: CheckCapture, Step: step, StepName: st.Name,
 							Field: c.String(), Message: fmt.Sprintf("expected to capture %s from %s, but the response (status %d) does not carry it", name, c.String(), resp.Status)})
 					}
 				}
@@ -252,7 +272,7 @@ func (rot *rotation) observe(cr *caseRun, step int, name string, o *outRequest, 
 		from, wasIssued := rot.issued[t]
 		switch {
 		case wasAway && ok:
-			cr.addFinding(Finding{Check: CheckRotationReuse, Severity: SevError, Step: step, StepName: name,
+			cr.addFinding(Finding{Check: CheckRotationReuse, Step: step, StepName: name,
 				Message:  fmt.Sprintf("replaying refresh token %s, which step %d rotated away, succeeded with %d; a replayed token must be rejected with 401 and revoke its family (RFC 9700 section 4.14.2)", Fingerprint(t), away, resp.Status),
 				Expected: "401", Got: fmt.Sprint(resp.Status)})
 		case wasAway:
@@ -261,7 +281,7 @@ func (rot *rotation) observe(cr *caseRun, step int, name string, o *outRequest, 
 			}
 			cr.note("step %d: replaying the rotated-away token %s was rejected with %d", step, Fingerprint(t), resp.Status)
 		case wasIssued && rot.reusedAt > 0 && from <= rot.reusedAt && ok:
-			cr.addFinding(Finding{Check: CheckRotationFamily, Severity: SevWarn, Step: step, StepName: name,
+			cr.addFinding(Finding{Check: CheckRotationFamily, Step: step, StepName: name,
 				Message:  fmt.Sprintf("after the replay at step %d, the newest token of the family (%s, issued at step %d) still works; RFC 9700 section 4.14.2 recommends revoking the whole family on reuse", rot.reusedAt, Fingerprint(t), from),
 				Expected: "401", Got: fmt.Sprint(resp.Status)})
 		case wasIssued && rot.reusedAt > 0 && from <= rot.reusedAt:
@@ -274,7 +294,7 @@ func (rot *rotation) observe(cr *caseRun, step int, name string, o *outRequest, 
 	next := rot.r.newToken(resp)
 	switch {
 	case next == "" || slices.Contains(sent, next):
-		cr.addFinding(Finding{Check: CheckRotationNotRotated, Severity: SevWarn, Step: step, StepName: name,
+		cr.addFinding(Finding{Check: CheckRotationNotRotated, Step: step, StepName: name,
 			Message: "a successful refresh did not issue a new refresh token; rotating refresh tokens lets the server detect replays (RFC 9700 section 4.14.2)"})
 	default:
 		for _, t := range sent {
@@ -282,286 +302,4 @@ func (rot *rotation) observe(cr *caseRun, step int, name string, o *outRequest, 
 		}
 		rot.issued[next] = step
 	}
-}
-
-// documented4xx lists the operation's documented client-error statuses.
-func documented4xx(op *spec.Operation) []int {
-	var out []int
-	for _, s := range op.Statuses() {
-		if s >= 400 && s < 500 {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func wrongValues() []struct {
-	typ   string
-	value any
-} {
-	return []struct {
-		typ   string
-		value any
-	}{
-		{"string", "not-a-number"},
-		{"integer", 12345},
-		{"number", 1.5},
-		{"boolean", true},
-		{"array", []any{}},
-		{"object", map[string]any{}},
-		{"null", nil},
-	}
-}
-
-// negativeCases derives requests the operation must reject from the spec:
-// no token, JSON that does not parse, every wrong JSON type for each body
-// property, an empty string where minLength applies, a wrong content type
-// and an oversized body.
-func (r *runner) negativeCases() []caseDef {
-	op := r.op
-	want := documented4xx(op)
-	if len(want) == 0 {
-		return nil
-	}
-	why := "a documented 4xx (" + strings.Trim(strings.Join(strings.Fields(fmt.Sprint(want)), ", "), "[]") + ")"
-	ptr := op.Pointer()
-	mk := func(id, title, source string, build func() *outRequest) caseDef {
-		return caseDef{id: "negative/" + id, kind: KindNegative, title: title, source: source, expects: want,
-			run: func(ctx context.Context, cr *caseRun) {
-				o := build()
-				resp := cr.exchange(ctx, 1, "", o, expectation{op: op, statuses: want, why: why})
-				if resp != nil {
-					cr.rejected(resp.Status)
-				}
-			}}
-	}
-	body := func(v any, ct string) func() *outRequest {
-		return func() *outRequest {
-			o := r.baseRequest(op, false)
-			b, _ := json.Marshal(v)
-			o.Body, o.HasBody, o.ContentType = b, true, ct
-			return o
-		}
-	}
-	out := []caseDef{
-		mk("no-token", "no token at all: no cookie and no body", ptr, func() *outRequest { return r.baseRequest(op, false) }),
-	}
-	rb := op.RequestBody
-	if rb == nil {
-		return out
-	}
-	first := "x"
-	if len(rb.Properties) > 0 {
-		first = rb.Properties[0].Name
-	}
-	out = append(out, mk("malformed-json", "a JSON body that does not parse", ptr+"/requestBody", func() *outRequest {
-		o := r.baseRequest(op, false)
-		o.Body, o.HasBody, o.ContentType = []byte(`{"`+first+`": `), true, "application/json"
-		return o
-	}))
-	for _, p := range rb.Properties {
-		src := ptr + "/requestBody/content/application~1json/schema/properties/" + p.Name
-		for _, w := range wrongValues() {
-			if slices.Contains(p.Types, w.typ) || len(p.Types) == 0 || w.typ == "integer" && slices.Contains(p.Types, "number") {
-				continue
-			}
-			out = append(out, mk("body."+p.Name+"."+w.typ, fmt.Sprintf("%s is %s, which the schema does not allow (%s)", p.Name, w.typ, strings.Join(p.Types, " or ")), src,
-				body(map[string]any{p.Name: w.value}, "application/json")))
-		}
-		if p.MinLength > 0 && slices.Contains(p.Types, "string") {
-			out = append(out, mk("body."+p.Name+".empty-string", fmt.Sprintf("%s is an empty string, below minLength %d", p.Name, p.MinLength), src,
-				body(map[string]any{p.Name: ""}, "application/json")))
-		}
-	}
-	sample := map[string]any{}
-	if len(r.tokenFields) > 0 {
-		sample[r.tokenFields[0]] = neverIssued
-	}
-	out = append(out,
-		mk("wrong-content-type", "a JSON body sent as text/plain", ptr+"/requestBody/content", body(sample, "text/plain")),
-		mk("oversized-body", fmt.Sprintf("a %d-byte body", r.cfg.OversizedBody), ptr+"/requestBody", func() *outRequest {
-			o := r.baseRequest(op, false)
-			pad := max(0, r.cfg.OversizedBody-len(first)-8)
-			o.Body, o.HasBody, o.ContentType = []byte(`{"`+first+`": "`+strings.Repeat("a", pad)+`"}`), true, "application/json"
-			return o
-		}),
-	)
-	return out
-}
-
-// rejected turns a status-expected finding of a negative case into
-// negative-not-rejected when the request was accepted (2xx) or crashed
-// the server (5xx).
-func (cr *caseRun) rejected(status int) {
-	if status >= 300 && status < 500 {
-		return
-	}
-	cr.mu.Lock()
-	defer cr.mu.Unlock()
-	for i := range cr.res.Findings {
-		f := &cr.res.Findings[i]
-		if f.Check == CheckStatusExpected {
-			f.Check = CheckNegativeNotRejected
-			if status < 300 {
-				f.Message = fmt.Sprintf("an invalid request was accepted with %d; it must be rejected with %s", status, f.Expected)
-			} else {
-				f.Message = fmt.Sprintf("an invalid request made the server fail with %d; it must be rejected with %s", status, f.Expected)
-			}
-		}
-	}
-}
-
-// liveToken returns a variable's value, or a never-issued token with a
-// note saying which variable would make the flow stronger.
-func (cr *caseRun) liveToken(name string) string {
-	if v, ok := cr.lookup(name); ok && v != "" {
-		return v
-	}
-	cr.note("%s is not set: sent a token nobody issued; set it to a live refresh token to test this with a token the server would accept", name)
-	return neverIssued
-}
-
-// withToken puts a token where the operation takes it: its first cookie
-// parameter, else its first string body field.
-func (r *runner) withToken(o *outRequest, tok string) {
-	if len(r.tokenCookies) > 0 {
-		o.Cookies = append(o.Cookies, &http.Cookie{Name: r.tokenCookies[0], Value: tok})
-		return
-	}
-	if len(r.tokenFields) > 0 {
-		b, _ := json.Marshal(map[string]string{r.tokenFields[0]: tok})
-		o.Body, o.HasBody, o.ContentType = b, true, "application/json"
-	}
-}
-
-func (r *runner) tokenParam() string {
-	if len(r.tokenCookies) > 0 {
-		return r.tokenCookies[0]
-	}
-	if len(r.tokenFields) > 0 {
-		return r.tokenFields[0]
-	}
-	return "refresh_token"
-}
-
-// flowCases are the built-in flows: a concurrent race, a token in the
-// query string, and an undocumented method.
-func (r *runner) flowCases() []caseDef {
-	op := r.op
-	want := documented4xx(op)
-	n := r.cfg.RaceRequests
-	out := []caseDef{{
-		id: "flow/race", kind: KindFlow, source: op.Pointer(), needs: []string{VarRace},
-		title: fmt.Sprintf("%d parallel refreshes with one token: at most one succeeds, none fails with 5xx", n),
-		run: func(ctx context.Context, cr *caseRun) {
-			tok, _ := cr.lookup(VarRace)
-			var (
-				wg       sync.WaitGroup
-				startGun = make(chan struct{})
-				mu       sync.Mutex
-				statuses = make([]int, n)
-			)
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer cr.recoverPanic()
-					o := r.baseRequest(op, false)
-					r.withToken(o, tok)
-					<-startGun
-					resp := cr.exchange(ctx, i+1, fmt.Sprintf("parallel refresh %d", i+1), o, expectation{op: op})
-					if resp != nil {
-						mu.Lock()
-						statuses[i] = resp.Status
-						mu.Unlock()
-					}
-				}()
-			}
-			close(startGun)
-			wg.Wait()
-			var ok []string
-			for i, s := range statuses {
-				switch {
-				case s >= 200 && s < 300:
-					ok = append(ok, fmt.Sprint(i+1))
-				case s >= 500:
-					cr.addFinding(Finding{Check: CheckServerError, Severity: SevError, Step: i + 1,
-						Message: fmt.Sprintf("a parallel refresh failed with %d; concurrent use of one token must be answered with a 4xx (e.g. 401 refresh_token_reused or 409 refresh_in_progress)", s),
-						Got:     fmt.Sprint(s)})
-				}
-			}
-			if len(ok) > 1 {
-				cr.addFinding(Finding{Check: CheckRaceMultipleSuccess, Severity: SevError,
-					Message:  fmt.Sprintf("%d of %d parallel refreshes with the same token succeeded (requests %s); at most one may, or a stolen token can be redeemed alongside the real one", len(ok), n, strings.Join(ok, ", ")),
-					Expected: "at most 1 success", Got: fmt.Sprint(len(ok))})
-			}
-			cr.note("%d of %d parallel refreshes succeeded", len(ok), n)
-		},
-	}}
-	if len(want) > 0 {
-		why := "a documented 4xx"
-		out = append(out, caseDef{
-			id: "flow/query-token", kind: KindFlow, source: op.Pointer() + "/parameters",
-			title: "the token sent in the query string instead of a cookie or the body is not accepted",
-			run: func(ctx context.Context, cr *caseRun) {
-				o := r.baseRequest(op, false)
-				o.Query = url.Values{r.tokenParam(): {cr.liveToken(VarQuery)}}
-				resp := cr.exchange(ctx, 1, "", o, expectation{op: op, statuses: want, why: why})
-				if resp == nil {
-					return
-				}
-				cr.flowStatus(resp.Status, CheckQueryTokenAccepted, "a token in the query string was accepted with %d; query strings end up in logs, histories and Referer headers, so the token must only be read from the cookie or the body")
-			},
-		})
-	}
-	method := undocumentedMethod(r.sp, op)
-	out = append(out, caseDef{
-		id: "flow/undocumented-method", kind: KindFlow, source: op.Pointer(),
-		title: method + " " + op.Path + ", a method the spec does not document, does not succeed",
-		run: func(ctx context.Context, cr *caseRun) {
-			o := r.baseRequest(op, false)
-			o.Method = method
-			r.withToken(o, cr.liveToken(VarMethod))
-			if o.HasBody && method == http.MethodGet {
-				o.Body, o.HasBody = nil, false
-				o.Cookies = append(o.Cookies, &http.Cookie{Name: r.tokenParam(), Value: neverIssued})
-			}
-			resp := cr.exchange(ctx, 1, "", o, expectation{skipSpec: true})
-			if resp == nil {
-				return
-			}
-			cr.flowStatus(resp.Status, CheckUndocumentedMethodOK, "the undocumented method "+method+" succeeded with %d; only the documented "+op.Method+" may (answer 405 or 404)")
-		},
-	})
-	return out
-}
-
-// flowStatus reports a 2xx under check, and a 5xx as a server error. It
-// drops the generic status-expected finding for those, which would say
-// the same.
-func (cr *caseRun) flowStatus(status int, check, format string) {
-	if status >= 300 && status < 500 {
-		return
-	}
-	cr.mu.Lock()
-	cr.res.Findings = slices.DeleteFunc(cr.res.Findings, func(f Finding) bool { return f.Check == CheckStatusExpected })
-	cr.mu.Unlock()
-	if status < 300 {
-		cr.addFinding(Finding{Check: check, Severity: SevError, Step: 1, Message: fmt.Sprintf(format, status), Got: fmt.Sprint(status)})
-		return
-	}
-	cr.addFinding(Finding{Check: CheckServerError, Severity: SevError, Step: 1,
-		Message: fmt.Sprintf("the server failed with %d on a request that is the client's fault; answer with a 4xx", status), Got: fmt.Sprint(status)})
-}
-
-// undocumentedMethod picks a method the spec does not document for op's
-// path.
-func undocumentedMethod(sp *spec.Spec, op *spec.Operation) string {
-	p := spec.SampleRequest(op).URL.Path
-	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-		if o, _ := sp.Route(m, p); o == nil {
-			return m
-		}
-	}
-	return http.MethodTrace
 }

@@ -44,50 +44,114 @@ const (
 	CheckServerError          = "server-error"
 	CheckQueryTokenAccepted   = "query-token-accepted"
 	CheckUndocumentedMethodOK = "undocumented-method-accepted"
+	CheckAllowMissing         = "method-not-allowed-allow"
 	CheckNegativeNotRejected  = "negative-not-rejected"
+	CheckInvalidBodyStatus    = "invalid-body-status"
+	CheckValidBodyRejected    = "valid-body-rejected"
+	CheckBodyTokenIgnored     = "body-token-ignored"
+	CheckWWWAuthenticate      = "www-authenticate"
+	CheckCodeStable           = "envelope-code-stable"
+	CheckFlowPrecondition     = "flow-precondition"
 	CheckRunnerPanic          = "runner-panic"
 )
 
-// CheckInfo describes a check for documentation and reports.
+// CheckInfo describes a check: its default severity, what it asserts and
+// where that requirement comes from.
 type CheckInfo struct {
 	ID       string
 	Severity Severity
 	What     string
+	// Ref is the requirement's source: an RFC section, the spec, or
+	// "practice" for a recommendation no document makes a MUST.
+	Ref string
 }
 
-// Checks lists the runner's own checks. Spec findings (rules of package
-// spec, such as response-body-schema) and envelope rules (spec.Rules) are
-// errors as well.
+// Checks is the catalogue of every check the runner reports: the one
+// place that gives a check its severity. Call sites name only the check;
+// [Policy] reads the severity from here (and --strict turns warnings into
+// failures when the run is summarised). Spec rules outside this table
+// (an unexpected libopenapi finding) are errors.
 var Checks = []CheckInfo{
-	{CheckStatusExpected, SevError, "the status is the one the case expects"},
-	{spec.RuleResponseStatus, SevError, "the status is documented for the operation"},
-	{spec.RuleResponseBody, SevError, "the body matches the documented schema (formats asserted)"},
-	{spec.RuleResponseType, SevError, "the content type is documented"},
-	{spec.RuleResponseHeader, SevError, "documented headers are present and valid"},
-	{CheckTransport, SevError, "a complete response came back in time"},
-	{CheckResponseTooLarge, SevError, "the response body stays under the size cap"},
-	{CheckRedirect, SevError, "the target does not redirect to another origin"},
-	{CheckLatency, SevError, "the response came within --max-latency"},
-	{CheckRetryAfter, SevError, "a 429 carries a valid Retry-After"},
-	{CheckInternalDetails, SevError, "no stack trace, panic or SQL error in the body"},
-	{CheckCacheControl, SevWarn, "a response carrying a token has Cache-Control: no-store (RFC 6749 5.1)"},
-	{CheckCookieHTTPOnly, SevWarn, "a token cookie is HttpOnly"},
-	{CheckCookieSecure, SevWarn, "a token cookie is Secure"},
-	{CheckCookieSameSite, SevWarn, "a token cookie has SameSite"},
-	{CheckCookiePath, SevWarn, "a token cookie has a narrow Path (not /)"},
-	{CheckExpiresIn, SevWarn, "expires_in agrees with the access token's exp - iat"},
-	{CheckTokenEchoed, SevWarn, "an error body does not echo the token that was sent"},
-	{CheckAssertion, SevError, "a scenario step's assertions hold"},
-	{CheckCapture, SevError, "a scenario step's captures are present"},
-	{CheckRunnerPanic, SevError, "the runner itself did not fail on the case (a runner bug, reported redacted)"},
-	{CheckNegativeNotRejected, SevError, "an invalid request is rejected with a documented 4xx"},
-	{CheckRotationReuse, SevError, "a rotated-away refresh token is rejected"},
-	{CheckRotationFamily, SevWarn, "after reuse, the newest token of the family is revoked too (RFC 9700)"},
-	{CheckRotationNotRotated, SevWarn, "a successful refresh issues a new refresh token"},
-	{CheckRaceMultipleSuccess, SevError, "of parallel refreshes with one token, at most one succeeds"},
-	{CheckServerError, SevError, "no 5xx where the request is the client's fault"},
-	{CheckQueryTokenAccepted, SevError, "a token in the query string is not accepted"},
-	{CheckUndocumentedMethodOK, SevError, "an undocumented method does not succeed"},
+	{CheckStatusExpected, SevError, "the status is the one the case expects", "the case (scenario step or generated case)"},
+	{spec.RuleResponseStatus, SevError, "the status is documented for the operation", "spec: responses"},
+	{spec.RuleResponseBody, SevError, "the body matches the documented schema (formats asserted)", "spec: response schema"},
+	{spec.RuleResponseType, SevError, "the content type is documented", "spec: response content"},
+	{spec.RuleResponseHeader, SevError, "documented headers are present and valid", "spec: response headers"},
+	{spec.RuleEnvelopeContentType, SevError, "an error body is application/json", "spec: every error response is the ErrorResponse envelope"},
+	{spec.RuleEnvelopeJSON, SevError, "an error body is a JSON object", "spec: ErrorResponse"},
+	{spec.RuleEnvelopeStatus, SevError, "the envelope's status equals the HTTP status", "spec: ErrorResponse.status is the HTTP status code"},
+	{spec.RuleEnvelopeCode, SevWarn, "the envelope's code is listed in x-error-codes for that status (an error only with --spec whose responses carry x-error-codes)", "spec extension x-error-codes"},
+	{spec.RuleEnvelopeDetails, SevWarn, "a 422 carries a non-empty details array", "practice: the spec makes details optional"},
+	{spec.RuleEnvelopeDetailLoc, SevWarn, "every details[].loc starts with body, cookie, header, query or path", "practice: the spec does not constrain loc"},
+	{CheckCodeStable, SevError, "the same request twice gets the same code", "spec: code is a \"stable machine-readable error type\""},
+	{CheckTransport, SevError, "a complete response came back in time", "--timeout"},
+	{CheckResponseTooLarge, SevError, "the response body stays under the size cap", "--max-response-bytes"},
+	{CheckRedirect, SevError, "the target does not redirect to another origin", "credentials stay with the target"},
+	{CheckLatency, SevError, "the response came within --max-latency", "--max-latency"},
+	{CheckRetryAfter, SevError, "a 429's Retry-After is delay-seconds or an HTTP-date", "RFC 9110 section 10.2.3"},
+	{CheckInternalDetails, SevError, "no stack trace, panic or SQL error in the body", "practice (OWASP error handling)"},
+	{CheckCacheControl, SevWarn, "a response carrying a token has Cache-Control: no-store", "RFC 6749 section 5.1"},
+	{CheckCookieHTTPOnly, SevWarn, "a token cookie is HttpOnly", "practice (RFC 6265 section 4.1.2.6)"},
+	{CheckCookieSecure, SevWarn, "a token cookie is Secure", "practice (RFC 6265 section 4.1.2.5)"},
+	{CheckCookieSameSite, SevWarn, "a token cookie has SameSite", "practice (RFC 6265bis)"},
+	{CheckCookiePath, SevWarn, "a token cookie has a narrow Path (not /)", "practice"},
+	{CheckExpiresIn, SevWarn, "expires_in agrees with the access token's exp - iat", "RFC 6749 section 5.1, RFC 7519"},
+	{CheckTokenEchoed, SevWarn, "an error body does not echo the token that was sent", "practice"},
+	{CheckWWWAuthenticate, SevWarn, "a 401 carries a WWW-Authenticate challenge", "RFC 9110 section 15.5.2 (MUST)"},
+	{CheckAssertion, SevError, "a scenario step's assertions hold", "the scenario"},
+	{CheckCapture, SevError, "a scenario step's captures are present", "the scenario"},
+	{CheckRunnerPanic, SevError, "the runner itself did not fail on the case (a runner bug, reported redacted)", "the runner"},
+	{CheckNegativeNotRejected, SevError, "an invalid request is rejected with a documented 4xx", "spec: request schema"},
+	{CheckInvalidBodyStatus, SevError, "a body the schema rejects gets a validation status (400 or 422 as documented), not 401/403", "spec: 400 Invalid request, 422 Validation error"},
+	{CheckValidBodyRejected, SevError, "a body the schema accepts (null token, extra fields, no body) is not rejected as invalid", "spec: RefreshTokenRequest"},
+	{CheckBodyTokenIgnored, SevError, "a live token sent only in the JSON body is accepted", "spec: RefreshTokenRequest.refresh_token, for clients that send no cookie"},
+	{CheckRotationReuse, SevError, "a rotated-away refresh token is rejected", "RFC 9700 section 4.14.2"},
+	{CheckRotationFamily, SevWarn, "after reuse, the newest token of the family is revoked too", "RFC 9700 section 4.14.2"},
+	{CheckRotationNotRotated, SevWarn, "a successful refresh issues a new refresh token", "RFC 9700 section 4.14.2"},
+	{CheckRaceMultipleSuccess, SevError, "of parallel refreshes with one token, at most one succeeds", "RFC 9700 section 4.14.2"},
+	{CheckServerError, SevError, "no 5xx where the request is the client's fault", "RFC 9110 section 15.6"},
+	{CheckQueryTokenAccepted, SevError, "a token in the query string is not accepted", "RFC 6750 section 5.3, RFC 9700 section 4.3"},
+	{CheckUndocumentedMethodOK, SevError, "an undocumented method does not succeed", "spec: paths"},
+	{CheckAllowMissing, SevError, "a 405 carries an Allow header", "RFC 9110 section 15.5.6 (MUST)"},
+	{CheckFlowPrecondition, SevError, "a flow's token was accepted on its first use, so the flow proved something", "the run's inputs"},
+}
+
+var checkIndex = func() map[string]CheckInfo {
+	m := make(map[string]CheckInfo, len(Checks))
+	for _, c := range Checks {
+		m[c.ID] = c
+	}
+	return m
+}()
+
+// LookupCheck returns a check's catalogue entry.
+func LookupCheck(id string) (CheckInfo, bool) {
+	c, ok := checkIndex[id]
+	return c, ok
+}
+
+// Policy decides the severity of a finding from the catalogue. It is the
+// only place severities are decided.
+type Policy struct {
+	// UserCatalog is set when the spec in use is the user's (--spec) and
+	// carries x-error-codes: envelope-code-in-catalog is then an error.
+	UserCatalog bool
+	// Override sets the severity of individual checks.
+	Override map[string]Severity
+}
+
+// Severity returns the severity of a check under the policy.
+func (p Policy) Severity(check string) Severity {
+	if s, ok := p.Override[check]; ok {
+		return s
+	}
+	if check == spec.RuleEnvelopeCode && p.UserCatalog {
+		return SevError
+	}
+	if c, ok := checkIndex[check]; ok {
+		return c.Severity
+	}
+	return SevError
 }
 
 // CheckInput is one recorded response with what the case expects of it.
@@ -113,6 +177,8 @@ type CheckInput struct {
 	// SkipSpec skips the spec and envelope checks (for requests the spec
 	// does not document, such as an undocumented method).
 	SkipSpec bool
+	// Policy gives each finding its severity.
+	Policy Policy
 }
 
 // CheckResponse runs every response check against the spec and the
@@ -127,7 +193,7 @@ func CheckResponse(sp *spec.Spec, op *spec.Operation, in CheckInput) []Finding {
 			why = statusList(in.Expected)
 		}
 		f := Finding{
-			Check: CheckStatusExpected, Severity: SevError,
+			Check:    CheckStatusExpected,
 			Message:  fmt.Sprintf("expected status %s, got %d", why, in.Status),
 			Expected: statusList(in.Expected), Got: strconv.Itoa(in.Status),
 		}
@@ -150,7 +216,7 @@ func CheckResponse(sp *spec.Spec, op *spec.Operation, in CheckInput) []Finding {
 		}
 	}
 	if in.MaxLatency > 0 && in.Latency > in.MaxLatency {
-		add(Finding{Check: CheckLatency, Severity: SevError,
+		add(Finding{Check: CheckLatency,
 			Message:  fmt.Sprintf("answered in %s, over the --max-latency budget of %s", in.Latency.Round(time.Millisecond), in.MaxLatency),
 			Expected: "<= " + in.MaxLatency.String(), Got: in.Latency.Round(time.Millisecond).String()})
 	}
@@ -163,22 +229,30 @@ func CheckResponse(sp *spec.Spec, op *spec.Operation, in CheckInput) []Finding {
 	if in.Status >= 400 {
 		for _, tok := range in.SentTokens {
 			if len(tok) >= 8 && strings.Contains(string(in.Body), tok) {
-				add(Finding{Check: CheckTokenEchoed, Severity: SevWarn, In: "body",
+				add(Finding{Check: CheckTokenEchoed, In: "body",
 					Message: "the error body echoes the token the request sent (" + Fingerprint(tok) + "); error messages must not repeat credentials",
 					Value:   Fingerprint(tok)})
 				break
 			}
 		}
 	}
+	if in.Status == http.StatusUnauthorized && len(in.Header.Values("WWW-Authenticate")) == 0 {
+		add(Finding{Check: CheckWWWAuthenticate, Field: "WWW-Authenticate", In: "header",
+			Message:  "a 401 must carry a WWW-Authenticate header with at least one challenge (RFC 9110 section 15.5.2); got none",
+			Expected: `a challenge, e.g. WWW-Authenticate: Bearer realm="api", error="invalid_token"`, Got: "absent"})
+	}
 	if in.Status >= 200 && in.Status < 300 {
 		out = append(out, hygiene(in)...)
+	}
+	for i := range out {
+		out[i].Severity = in.Policy.Severity(out[i].Check)
 	}
 	return out
 }
 
 func fromViolation(v spec.Violation) Finding {
 	return Finding{
-		Check: v.Rule, Severity: SevError, Message: v.Message,
+		Check: v.Rule, Message: v.Message,
 		Field: v.Field, Value: v.Value, In: v.In,
 		SpecPointer: v.SpecPointer, SpecLine: v.SpecLine, HowToFix: v.HowToFix,
 	}
@@ -197,7 +271,7 @@ func statusList(ss []int) string {
 
 func add429(h http.Header, add func(Finding)) {
 	ra := strings.TrimSpace(h.Get("Retry-After"))
-	f := Finding{Check: CheckRetryAfter, Severity: SevError, Field: "Retry-After", In: "header",
+	f := Finding{Check: CheckRetryAfter, Field: "Retry-After", In: "header",
 		Expected: "delay-seconds (e.g. 30) or an HTTP-date (RFC 9110 10.2.3)"}
 	switch {
 	case ra == "":
@@ -268,7 +342,7 @@ func leak(body []byte) (Finding, bool) {
 		if loc := p.re.FindStringIndex(text); loc != nil {
 			start := max(0, loc[0]-20)
 			end := min(len(text), loc[1]+40)
-			return Finding{Check: CheckInternalDetails, Severity: SevError, In: "body",
+			return Finding{Check: CheckInternalDetails, In: "body",
 				Message: "the response body reveals internal details (" + p.what + "); answer with the error envelope and log the details server-side",
 				Value:   strconv.Quote(text[start:end])}, true
 		}
@@ -334,15 +408,15 @@ func hygiene(in CheckInput) []Finding {
 		carries = true
 		field := "Set-Cookie " + c.Name
 		if !c.HttpOnly {
-			out = append(out, Finding{Check: CheckCookieHTTPOnly, Severity: SevWarn, Field: field, In: "header",
+			out = append(out, Finding{Check: CheckCookieHTTPOnly, Field: field, In: "header",
 				Message: fmt.Sprintf("cookie %s carries a token but is not HttpOnly; scripts on the page can read it", c.Name), Expected: "HttpOnly", Got: "absent"})
 		}
 		if !c.Secure {
-			out = append(out, Finding{Check: CheckCookieSecure, Severity: SevWarn, Field: field, In: "header",
+			out = append(out, Finding{Check: CheckCookieSecure, Field: field, In: "header",
 				Message: fmt.Sprintf("cookie %s carries a token but is not Secure; it may travel over plain HTTP (expected on a plain-HTTP loopback target)", c.Name), Expected: "Secure", Got: "absent"})
 		}
 		if c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode {
-			out = append(out, Finding{Check: CheckCookieSameSite, Severity: SevWarn, Field: field, In: "header",
+			out = append(out, Finding{Check: CheckCookieSameSite, Field: field, In: "header",
 				Message: fmt.Sprintf("cookie %s carries a token but has no SameSite attribute; set SameSite=Strict or Lax (None only with Secure, for cross-site setups)", c.Name), Expected: "SameSite=Strict|Lax|None", Got: "absent"})
 		}
 		if c.Path == "" || c.Path == "/" {
@@ -350,7 +424,7 @@ func hygiene(in CheckInput) []Finding {
 			if got == "" {
 				got = "absent (defaults to the request's directory)"
 			}
-			out = append(out, Finding{Check: CheckCookiePath, Severity: SevWarn, Field: field, In: "header",
+			out = append(out, Finding{Check: CheckCookiePath, Field: field, In: "header",
 				Message:  fmt.Sprintf("cookie %s carries a token but its Path is %s; narrow it to the refresh endpoint (e.g. Path=/auth) so that it is not sent with every request", c.Name, got),
 				Expected: "a narrow Path such as /auth", Got: got, Value: c.Path})
 		}
@@ -360,7 +434,7 @@ func hygiene(in CheckInput) []Finding {
 		if got == "" {
 			got = "absent"
 		}
-		out = append(out, Finding{Check: CheckCacheControl, Severity: SevWarn, Field: "Cache-Control", In: "header",
+		out = append(out, Finding{Check: CheckCacheControl, Field: "Cache-Control", In: "header",
 			Message:  "a response that carries a token must say Cache-Control: no-store (RFC 6749 section 5.1), got " + got,
 			Expected: "no-store", Got: got, Value: in.Header.Get("Cache-Control")})
 	}
@@ -389,7 +463,7 @@ func checkExpiresIn(body gjson.Result) (Finding, bool) {
 	if math.Abs(ei.Float()-life) <= tolerance {
 		return Finding{}, false
 	}
-	return Finding{Check: CheckExpiresIn, Severity: SevWarn, Field: "$.expires_in", In: "body", Value: ei.Raw,
+	return Finding{Check: CheckExpiresIn, Field: "$.expires_in", In: "body", Value: ei.Raw,
 		Message:  fmt.Sprintf("expires_in is %s but the access token lives %g seconds (exp - iat); clients schedule refreshes from expires_in", ei.Raw, life),
 		Expected: fmt.Sprintf("%g", life), Got: ei.Raw}, true
 }

@@ -37,6 +37,7 @@ func TestCheckResponse(t *testing.T) {
 	good := strings.Replace(validBody, "%s", jwtFor(t, 900), 1)
 	env401 := `{"status":401,"message":"The refresh token has expired.","code":"refresh_token_expired"}`
 	jsonH := http.Header{"Content-Type": {"application/json"}}
+	authH := http.Header{"Content-Type": {"application/json"}, "Www-Authenticate": {`Bearer error="invalid_token"`}}
 	with := func(h http.Header, k, v string) http.Header {
 		h = h.Clone()
 		h.Set(k, v)
@@ -48,14 +49,16 @@ func TestCheckResponse(t *testing.T) {
 		want []string // check ids, sorted
 	}{
 		{"valid token response", conformance.CheckInput{Status: 200, Header: okHeader(), Body: []byte(good), Expected: []int{200}}, nil},
-		{"valid 401", conformance.CheckInput{Status: 401, Header: jsonH, Body: []byte(env401), Expected: []int{401}}, nil},
-		{"unexpected status", conformance.CheckInput{Status: 401, Header: jsonH, Body: []byte(env401), Expected: []int{200}},
+		{"valid 401", conformance.CheckInput{Status: 401, Header: authH, Body: []byte(env401), Expected: []int{401}}, nil},
+		{"401 without a challenge", conformance.CheckInput{Status: 401, Header: jsonH, Body: []byte(env401), Expected: []int{401}},
+			[]string{conformance.CheckWWWAuthenticate}},
+		{"unexpected status", conformance.CheckInput{Status: 401, Header: authH, Body: []byte(env401), Expected: []int{200}},
 			[]string{conformance.CheckStatusExpected}},
 		{"undocumented status", conformance.CheckInput{Status: 418, Header: jsonH, Body: []byte(`{"status":418,"message":"teapot","code":"teapot"}`)},
 			[]string{spec.RuleResponseStatus}},
 		{"schema", conformance.CheckInput{Status: 200, Header: okHeader(), Body: []byte(strings.Replace(good, `"bearer"`, `"Bearer"`, 1))},
 			[]string{spec.RuleResponseBody}},
-		{"envelope status", conformance.CheckInput{Status: 401, Header: jsonH, Body: []byte(strings.Replace(env401, "401", "400", 1))},
+		{"envelope status", conformance.CheckInput{Status: 401, Header: authH, Body: []byte(strings.Replace(env401, "401", "400", 1))},
 			[]string{spec.RuleEnvelopeStatus}},
 		{"skip spec", conformance.CheckInput{Status: 405, Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte("Method Not Allowed"), SkipSpec: true}, nil},
 		{"429 without Retry-After", conformance.CheckInput{Status: 429, Header: jsonH, Body: []byte(`{"status":429,"message":"slow down","code":"rate_limited"}`)},
@@ -72,7 +75,7 @@ func TestCheckResponse(t *testing.T) {
 			[]string{conformance.CheckInternalDetails}},
 		{"Python traceback, plain text", conformance.CheckInput{Status: 500, Header: http.Header{"Content-Type": {"text/html"}}, Body: []byte("Traceback (most recent call last):\n  File \"app.py\", line 3"), SkipSpec: true},
 			[]string{conformance.CheckInternalDetails}},
-		{"echoed token", conformance.CheckInput{Status: 401, Header: jsonH, Body: []byte(`{"status":401,"message":"token rt_secret_12345 is invalid","code":"refresh_token_invalid"}`), SentTokens: []string{"rt_secret_12345"}},
+		{"echoed token", conformance.CheckInput{Status: 401, Header: authH, Body: []byte(`{"status":401,"message":"token rt_secret_12345 is invalid","code":"refresh_token_invalid"}`), SentTokens: []string{"rt_secret_12345"}},
 			[]string{conformance.CheckTokenEchoed}},
 		{"no Cache-Control", conformance.CheckInput{Status: 200, Header: func() http.Header { h := okHeader(); h.Del("Cache-Control"); return h }(), Body: []byte(good)},
 			[]string{conformance.CheckCacheControl}},
@@ -81,7 +84,7 @@ func TestCheckResponse(t *testing.T) {
 		{"cookie deletion is not checked", conformance.CheckInput{Status: 200, Header: with(okHeader(), "Set-Cookie", "refresh_token=; Max-Age=0"), Body: []byte(good)}, nil},
 		{"expires_in disagrees with the JWT", conformance.CheckInput{Status: 200, Header: okHeader(), Body: []byte(strings.Replace(validBody, "%s", jwtFor(t, 3600), 1))},
 			[]string{conformance.CheckExpiresIn}},
-		{"slow", conformance.CheckInput{Status: 401, Header: jsonH, Body: []byte(env401), Latency: 2 * time.Second, MaxLatency: time.Second},
+		{"slow", conformance.CheckInput{Status: 401, Header: authH, Body: []byte(env401), Latency: 2 * time.Second, MaxLatency: time.Second},
 			[]string{conformance.CheckLatency}},
 	}
 	for _, tc := range tests {

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +30,15 @@ type outRequest struct {
 	Body        []byte
 	HasBody     bool
 	ContentType string
+}
+
+// clone returns a copy of o that can be sent again.
+func (o *outRequest) clone() *outRequest {
+	c := *o
+	c.Header = o.Header.Clone()
+	c.Query = maps.Clone(o.Query)
+	c.Cookies = slices.Clone(o.Cookies)
+	return &c
 }
 
 // tokens lists the values of the request's cookies and of string fields of

@@ -120,7 +120,9 @@ func TestConfigErrors(t *testing.T) {
 		{"no target", func(c *conformance.Config) { c.Target = "" }, "--target is required"},
 		{"relative target", func(c *conformance.Config) { c.Target = "staging.example.com" }, "absolute http"},
 		{"credentials in target", func(c *conformance.Config) { c.Target = "https://u:p@example.com" }, "credentials"},
-		{"only matches nothing", func(c *conformance.Config) { c.Only = []string{"nothing/here"} }, "no case to run"},
+		{"only matches nothing", func(c *conformance.Config) { c.Only = []string{"nothing/here"} }, `--only "nothing/here" matches no case`},
+		{"skip matches nothing", func(c *conformance.Config) { c.Skip = []string{"flow/racee"} }, `--skip "flow/racee" matches no case`},
+		{"only and skip leave nothing", func(c *conformance.Config) { c.Only, c.Skip = []string{"flow"}, []string{"flow"} }, "no case to run"},
 		{"unknown operation", func(c *conformance.Config) { c.Operation = "nope" }, `"nope" is not in`},
 		{"no spec", func(c *conformance.Config) { c.Spec = nil }, "no spec"},
 	}
@@ -238,10 +240,10 @@ func TestSelectCases(t *testing.T) {
 		only, skip []string
 		want       []string
 	}{
-		{only: []string{"flow"}, want: []string{"flow/race", "flow/query-token", "flow/undocumented-method"}},
+		{only: []string{"flow"}, want: []string{"flow/race", "flow/query-token", "flow/undocumented-method", "flow/body-token"}},
 		{only: []string{"scenario/refresh-*"}, skip: []string{"scenario/refresh-success"}, want: []string{"scenario/refresh-missing-token", "scenario/refresh-invalid-token", "scenario/refresh-expired-token", "scenario/refresh-revoked-token"}},
 		{only: []string{"negative/body.refresh_token.*"}, skip: []string{"negative/body.refresh_token.empty-string"},
-			want: []string{"negative/body.refresh_token.integer", "negative/body.refresh_token.number", "negative/body.refresh_token.boolean", "negative/body.refresh_token.array", "negative/body.refresh_token.object"}},
+			want: []string{"negative/body.refresh_token.null", "negative/body.refresh_token.integer", "negative/body.refresh_token.number", "negative/body.refresh_token.boolean", "negative/body.refresh_token.array", "negative/body.refresh_token.object"}},
 	}
 	for _, tc := range tests {
 		c := cfg

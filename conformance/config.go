@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,7 +37,31 @@ const (
 	VarRace   = "RACE_REFRESH_TOKEN"
 	VarQuery  = "QUERY_REFRESH_TOKEN"
 	VarMethod = "METHOD_REFRESH_TOKEN"
+	VarBody   = "BODY_REFRESH_TOKEN"
+	// VarRefresh is the live token of the shipped rotation scenario.
+	VarRefresh = "REFRESH_TOKEN"
+	// VarPool is a comma-separated pool of live refresh tokens: the
+	// variables of PoolVars that are not set one by one are drawn from it,
+	// one token per variable, and each token left over is refreshed once
+	// by a pool/N case.
+	VarPool = "REFRESH_TOKENS"
 )
+
+// PoolVars are the variables drawn from REFRESH_TOKENS when a case that
+// will run needs them and they are not set, in this order.
+var PoolVars = []string{VarRefresh, VarRace, VarQuery, VarMethod, VarBody}
+
+// ParsePool splits a REFRESH_TOKENS value: comma-separated, blanks and
+// repeats dropped (a token is used by one case only).
+func ParsePool(v string) []string {
+	var out []string
+	for _, t := range strings.Split(v, ",") {
+		if t = strings.TrimSpace(t); t != "" && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
 
 // Config configures a run.
 type Config struct {
@@ -45,6 +70,11 @@ type Config struct {
 	// are appended to its path.
 	Target string
 	Spec   *spec.Spec
+	// UserSpec says Spec is the user's own document (--spec), not the
+	// embedded one: its x-error-codes catalogue then binds the target.
+	UserSpec bool
+	// Severity overrides the catalogue's severity of individual checks.
+	Severity map[string]Severity
 	// Scenarios are the scenarios whose conform sections become cases (nil:
 	// none).
 	Scenarios *scenarios.Set
@@ -184,8 +214,8 @@ func (s VarSources) Resolve(names []string) map[string]string {
 // NeededVars lists every variable the scenarios' conform sections and the
 // built-in flows may use.
 func NeededVars(set *scenarios.Set) []string {
-	seen := map[string]bool{VarRace: true, VarQuery: true, VarMethod: true}
-	out := []string{VarMethod, VarQuery, VarRace}
+	seen := map[string]bool{VarRace: true, VarQuery: true, VarMethod: true, VarBody: true, VarPool: true, VarRefresh: true}
+	out := []string{VarBody, VarMethod, VarQuery, VarRace, VarRefresh, VarPool}
 	if set != nil {
 		for _, sc := range set.All() {
 			if sc.Conform == nil {

@@ -46,6 +46,15 @@ func TestDefectsDetected(t *testing.T) {
 		{defFamilyKept, conformance.CheckRotationFamily, nil},
 		{defNoRotation, conformance.CheckRotationNotRotated, nil},
 		{defRace, conformance.CheckRaceMultipleSuccess, nil},
+		{defNoWWWAuth, conformance.CheckWWWAuthenticate, nil},
+		{defNoAllow, conformance.CheckAllowMissing, nil},
+		{defMethodEnvelope, spec.RuleEnvelopeStatus, nil},
+		{defBodyTokenIgnored, conformance.CheckBodyTokenIgnored, nil},
+		{defNullRejected, conformance.CheckValidBodyRejected, nil},
+		{defExtraRejected, conformance.CheckValidBodyRejected, nil},
+		{defInvalidIs401, conformance.CheckInvalidBodyStatus, nil},
+		{defCodeUnstable, conformance.CheckCodeStable, nil},
+		{defNoOrgBreaksBody, spec.RuleResponseBody, nil},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.defect), func(t *testing.T) {

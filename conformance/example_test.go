@@ -14,7 +14,7 @@ func ExampleCheckResponse() {
 	op, _ := sp.Operation("refresh_token")
 	findings := conformance.CheckResponse(sp, op, conformance.CheckInput{
 		Method: "POST", Path: "/auth/refresh", Expected: []int{401},
-		Status: 401, Header: http.Header{"Content-Type": {"application/json"}},
+		Status: 401, Header: http.Header{"Content-Type": {"application/json"}, "Www-Authenticate": {"Bearer"}},
 		Body: []byte(`{"status": 400, "message": "Token expired", "code": "refresh_token_expired"}`),
 	})
 	for _, f := range findings {

@@ -165,6 +165,7 @@ func hostileConfig(t *testing.T, target string) Config {
 			VarRace:   "rt_hostile_race_secret_0001",
 			VarQuery:  "rt_hostile_query_secret_0002",
 			VarMethod: "rt_hostile_method_secret_0003",
+			VarBody:   "rt_hostile_body_secret_0004",
 		},
 	}
 }

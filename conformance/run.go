@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"path"
@@ -29,6 +30,12 @@ type runner struct {
 	// token: cookie parameters and string properties of the JSON body.
 	tokenCookies []string
 	tokenFields  []string
+	// policy gives every finding its severity (from Checks).
+	policy Policy
+	// vars are the run's variables: the configured ones and those drawn
+	// from the token pool (drawn lists the latter).
+	vars  map[string]string
+	drawn []string
 }
 
 // caseDef is a case before it runs.
@@ -58,6 +65,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	cases = append(cases, r.drawPool(cases)...)
 	if err := preflight(ctx, r.base, r.client.Transport.(*http.Transport).TLSClientConfig, cfg.Timeout); err != nil {
 		return nil, err
 	}
@@ -113,7 +121,8 @@ func newRunner(cfg *Config) (*runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, sp: cfg.Spec, op: op, base: base, client: client, red: cfg.Redactor}
+	r := &runner{cfg: cfg, sp: cfg.Spec, op: op, base: base, client: client, red: cfg.Redactor,
+		policy: Policy{UserCatalog: cfg.UserSpec && hasCatalog(op), Override: cfg.Severity}}
 	for _, p := range op.Parameters {
 		if p.In == "cookie" {
 			r.tokenCookies = append(r.tokenCookies, p.Name)
@@ -126,8 +135,15 @@ func newRunner(cfg *Config) (*runner, error) {
 			}
 		}
 	}
-	for _, v := range cfg.Vars {
+	r.vars = maps.Clone(cfg.Vars)
+	if r.vars == nil {
+		r.vars = map[string]string{}
+	}
+	for k, v := range cfg.Vars {
 		r.red.Add(v)
+		if k == VarPool {
+			r.red.Add(ParsePool(v)...)
+		}
 	}
 	r.red.LearnHeader(cfg.Header)
 	for _, c := range cfg.Cookies {
@@ -163,25 +179,49 @@ func matchCase(id, pattern string) bool {
 	return ok
 }
 
+// selected reports whether --only/--skip keep a case.
+func (r *runner) selected(id string) bool {
+	if len(r.cfg.Only) > 0 && !slices.ContainsFunc(r.cfg.Only, func(p string) bool { return matchCase(id, p) }) {
+		return false
+	}
+	return !slices.ContainsFunc(r.cfg.Skip, func(p string) bool { return matchCase(id, p) })
+}
+
 func (r *runner) select_(all []caseDef) ([]caseDef, error) {
 	var out []caseDef
 	for _, c := range all {
-		if len(r.cfg.Only) > 0 && !slices.ContainsFunc(r.cfg.Only, func(p string) bool { return matchCase(c.id, p) }) {
-			continue
+		if r.selected(c.id) {
+			out = append(out, c)
 		}
-		if slices.ContainsFunc(r.cfg.Skip, func(p string) bool { return matchCase(c.id, p) }) {
-			continue
+	}
+	// A pattern that matches nothing is a typo, not a wish: say so.
+	for _, flag := range []struct {
+		name     string
+		patterns []string
+	}{{"--only", r.cfg.Only}, {"--skip", r.cfg.Skip}} {
+		for _, p := range flag.patterns {
+			if !slices.ContainsFunc(all, func(c caseDef) bool { return matchCase(c.id, p) }) && !matchCase("pool/1", p) {
+				return nil, fmt.Errorf("%w: %s %q matches no case; the cases are: %s", ErrConfig, flag.name, p, strings.Join(caseIDs(all), ", "))
+			}
 		}
-		out = append(out, c)
 	}
 	if len(out) == 0 {
-		ids := make([]string, len(all))
-		for i, c := range all {
-			ids[i] = c.id
-		}
-		return nil, fmt.Errorf("%w: --only/--skip leave no case to run; the cases are: %s", ErrConfig, strings.Join(ids, ", "))
+		return nil, fmt.Errorf("%w: --only/--skip leave no case to run; the cases are: %s", ErrConfig, strings.Join(caseIDs(all), ", "))
 	}
 	return out, nil
+}
+
+func caseIDs(cs []caseDef) []string {
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.id
+	}
+	return ids
+}
+
+// hasCatalog reports whether any response of op carries x-error-codes.
+func hasCatalog(op *spec.Operation) bool {
+	return slices.ContainsFunc(op.Responses, func(r spec.Response) bool { return len(r.ErrorCodes) > 0 })
 }
 
 // CaseIDs lists the ids of the cases a configuration would run, without
@@ -229,7 +269,9 @@ func (cr *caseRun) setVar(name, value string) {
 	cr.mu.Unlock()
 }
 
+// addFinding records a finding; its severity comes from the run's policy.
 func (cr *caseRun) addFinding(f Finding) {
+	f.Severity = cr.r.policy.Severity(f.Check)
 	cr.mu.Lock()
 	cr.res.Findings = append(cr.res.Findings, f)
 	cr.mu.Unlock()
@@ -244,20 +286,26 @@ func (cr *caseRun) note(format string, args ...any) {
 func (r *runner) runCase(ctx context.Context, c caseDef) CaseResult {
 	res := CaseResult{ID: c.id, Kind: c.kind, Title: c.title, Source: c.source}
 	vars := map[string]string{}
+	var empty []string
 	for _, n := range c.needs {
-		v, ok := r.cfg.Vars[n]
-		if !ok {
+		v, ok := r.vars[n]
+		switch {
+		case !ok:
 			res.Missing = append(res.Missing, n)
-			continue
+		case strings.TrimSpace(v) == "":
+			// What CI gives a fork's pull request for a secret.
+			res.Missing = append(res.Missing, n)
+			empty = append(empty, n)
+		default:
+			vars[n] = v
 		}
-		vars[n] = v
 	}
 	if len(res.Missing) > 0 {
 		res.Outcome = Skip
-		res.SkipReason = "needs " + strings.Join(res.Missing, ", ")
+		res.SkipReason = skipReason(res.Missing, empty)
 		return res
 	}
-	for k, v := range r.cfg.Vars {
+	for k, v := range r.vars {
 		if _, ok := vars[k]; !ok {
 			vars[k] = v
 		}
@@ -291,6 +339,60 @@ func (r *runner) runCase(ctx context.Context, c caseDef) CaseResult {
 	return res
 }
 
+// skipReason says which variables a skipped case needs, and which of them
+// were set but empty.
+func skipReason(missing, empty []string) string {
+	var unset []string
+	for _, n := range missing {
+		if !slices.Contains(empty, n) {
+			unset = append(unset, n)
+		}
+	}
+	var parts []string
+	if len(unset) > 0 {
+		parts = append(parts, "needs "+strings.Join(unset, ", ")+" (not set; or add tokens to "+VarPool+")")
+	}
+	if len(empty) > 0 {
+		parts = append(parts, strings.Join(empty, ", ")+" set but empty (as CI gives secrets to forks' pull requests): treated as not set")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// drawPool gives the pool variables that the selected cases need, and that
+// are not set (or are empty), a token each from REFRESH_TOKENS, in case
+// order; it returns a pool/N case for each token left over (those an
+// --only/--skip selection keeps).
+func (r *runner) drawPool(cases []caseDef) []caseDef {
+	pool := ParsePool(r.vars[VarPool])
+	if len(pool) == 0 {
+		return nil
+	}
+	for k, v := range r.vars {
+		if k != VarPool {
+			pool = slices.DeleteFunc(pool, func(t string) bool { return t == v })
+		}
+	}
+	next := 0
+	for _, c := range cases {
+		for _, n := range c.needs {
+			if !slices.Contains(PoolVars, n) || strings.TrimSpace(r.vars[n]) != "" || next >= len(pool) {
+				continue
+			}
+			r.vars[n] = pool[next]
+			r.drawn = append(r.drawn, n)
+			next++
+		}
+	}
+	var out []caseDef
+	for i := next; i < len(pool); i++ {
+		c := r.poolCase(i, pool[i])
+		if r.selected(c.id) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // recoverPanic, deferred around a case's code (and each goroutine it
 // starts), turns a panic into a runner-panic finding of that case instead
 // of crashing the run. The panic value and the stack may carry secrets
@@ -304,7 +406,7 @@ func (cr *caseRun) recoverPanic() {
 	r := cr.r
 	msg := r.red.String(fmt.Sprint(v))
 	r.cfg.Logger.Error("conform case panicked", "case", cr.res.ID, "panic", msg, "stack", r.red.String(string(debug.Stack())))
-	cr.addFinding(Finding{Check: CheckRunnerPanic, Severity: SevError,
+	cr.addFinding(Finding{Check: CheckRunnerPanic,
 		Message:  "the runner failed on this case: " + msg + "; the case's result is incomplete",
 		HowToFix: "a bug in the runner, not in the target: report it with the case id and the -v log"})
 }
@@ -315,6 +417,10 @@ type expectation struct {
 	statuses []int
 	why      string
 	skipSpec bool
+	// judge, when set, replaces the generic status-expected check: it
+	// returns the finding a status deserves (with the check that names
+	// what went wrong), or false when the status is acceptable.
+	judge func(status int) (Finding, bool)
 }
 
 // exchange sends one request of a case, records it (redacted), runs every
@@ -349,22 +455,22 @@ func (cr *caseRun) exchange(ctx context.Context, step int, name string, o *outRe
 	switch {
 	case resp.Err != nil && resp.Status == 0:
 		ex.Error = describeError(resp.Err, r.cfg.Timeout)
-		findings = append(findings, Finding{Check: CheckTransport, Severity: SevError,
+		findings = append(findings, Finding{Check: CheckTransport,
 			Message: "no response: " + ex.Error, Expected: exp.why})
 	default:
 		if resp.Err != nil {
 			ex.Error = describeError(resp.Err, r.cfg.Timeout)
-			findings = append(findings, Finding{Check: CheckTransport, Severity: SevError,
+			findings = append(findings, Finding{Check: CheckTransport,
 				Message: fmt.Sprintf("status %d came back but reading the body failed: %s", resp.Status, ex.Error)})
 		}
 		if resp.Truncated {
-			findings = append(findings, Finding{Check: CheckResponseTooLarge, Severity: SevError,
+			findings = append(findings, Finding{Check: CheckResponseTooLarge,
 				Message:  fmt.Sprintf("the response body is larger than the %d-byte cap; it was cut there", r.cfg.MaxResponseBytes),
 				Expected: fmt.Sprintf("<= %d bytes", r.cfg.MaxResponseBytes), Got: "more"})
 		}
 		if resp.Status >= 300 && resp.Status < 400 {
 			if loc := resp.Header.Get("Location"); loc != "" {
-				findings = append(findings, Finding{Check: CheckRedirect, Severity: SevError, Field: "Location", In: "header", Value: r.red.String(loc),
+				findings = append(findings, Finding{Check: CheckRedirect, Field: "Location", In: "header", Value: r.red.String(loc),
 					Message: fmt.Sprintf("the target answered %d with a redirect to %s, which was not followed (another origin, or too many hops); credentials are never sent there", resp.Status, r.red.String(loc))})
 			}
 		}
@@ -372,8 +478,18 @@ func (cr *caseRun) exchange(ctx context.Context, step int, name string, o *outRe
 			Method: o.Method, Path: o.Path, Status: resp.Status, Header: resp.Header, Body: resp.Body,
 			Expected: exp.statuses, ExpectedWhy: exp.why, SentTokens: o.tokens(), TokenCookies: r.tokenCookies,
 			Latency: resp.Latency, MaxLatency: r.cfg.MaxLatency, SkipSpec: exp.skipSpec || resp.Truncated,
+			Policy: r.policy,
+		}
+		if exp.judge != nil {
+			in.Expected = nil
+			if f, bad := exp.judge(resp.Status); bad {
+				findings = append(findings, f)
+			}
 		}
 		findings = append(findings, CheckResponse(r.sp, exp.op, in)...)
+	}
+	for i := range findings {
+		findings[i].Severity = r.policy.Severity(findings[i].Check)
 	}
 	r.cfg.Logger.Debug("conform request", "case", cr.res.ID, "step", step, "method", o.Method,
 		"url", ex.URL, "status", resp.Status, "latency", resp.Latency, "findings", len(findings))

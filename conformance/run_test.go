@@ -35,6 +35,7 @@ const (
 	tokRace   = "rt_testimpl_race_token_0200"
 	tokQuery  = "rt_testimpl_query_token_0300"
 	tokMethod = "rt_testimpl_method_token_0400"
+	tokBody   = "rt_testimpl_body_token_0600"
 )
 
 // testConfig runs the shipped scenarios against a fresh test
@@ -42,7 +43,7 @@ const (
 func testConfig(tb testing.TB, defects ...defect) (conformance.Config, *testImpl) {
 	tb.Helper()
 	srv, ti := newTestImpl(tb, defects...)
-	ti.seed(tokMain, tokRace, tokQuery, tokMethod)
+	ti.seed(tokMain, tokRace, tokQuery, tokMethod, tokBody, tokNoOrg)
 	sp := mustSpec(tb)
 	return conformance.Config{
 		Target:    srv.URL,
@@ -56,6 +57,8 @@ func testConfig(tb testing.TB, defects ...defect) (conformance.Config, *testImpl
 			conformance.VarRace:          tokRace,
 			conformance.VarQuery:         tokQuery,
 			conformance.VarMethod:        tokMethod,
+			conformance.VarBody:          tokBody,
+			conformance.VarPool:          tokNoOrg,
 		},
 		Strict:        true,
 		OversizedBody: 128 << 10,

@@ -54,7 +54,20 @@ const (
 	defFamilyKept    defect = "rotation-family-kept"
 	defNoRotation    defect = "rotation-none"
 	defRace          defect = "rotation-race"
+	// blind spots of the first runner (issue 9)
+	defNoWWWAuth        defect = "header-401-no-www-authenticate"
+	defNoAllow          defect = "header-405-no-allow"
+	defMethodEnvelope   defect = "envelope-405-bad-json"      // JSON 405 whose envelope status is wrong
+	defBodyTokenIgnored defect = "body-token-ignored"         // the JSON body's refresh_token is never read
+	defNullRejected     defect = "valid-null-token-rejected"  // {"refresh_token": null} answers 422
+	defExtraRejected    defect = "valid-extra-field-rejected" // unknown fields answer 422
+	defInvalidIs401     defect = "invalid-body-401"           // a wrong JSON type answers 401, not a validation status
+	defCodeUnstable     defect = "envelope-code-unstable"     // the no-token code changes from one request to the next
+	defNoOrgBreaksBody  defect = "schema-no-org-user-breaks"  // a user without an organization gets organization: {}
 )
+
+// tokNoOrg belongs to a user without an organization.
+const tokNoOrg = "rt_testimpl_noorg_user_0500"
 
 // Test tokens of the test implementation.
 const (
@@ -118,6 +131,9 @@ func (ti *testImpl) writeErr(w http.ResponseWriter, status int, code, msg string
 		fmt.Fprintln(w, msg)
 		return
 	}
+	if status == http.StatusUnauthorized && !ti.has(defNoWWWAuth) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="testimpl", error="invalid_token"`)
+	}
 	env := map[string]any{"status": status, "code": code, "message": msg}
 	if ti.has(defEnvelopeStatus) {
 		env["status"] = 400
@@ -151,7 +167,13 @@ func (ti *testImpl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost && !ti.has(defAnyMethod) {
-		w.Header().Set("Allow", "POST")
+		if !ti.has(defNoAllow) {
+			w.Header().Set("Allow", "POST")
+		}
+		if ti.has(defMethodEnvelope) {
+			ti.writeJSON(w, 405, map[string]any{"status": 400, "code": "method_not_allowed", "message": "Use POST."})
+			return
+		}
 		ti.writeErr(w, 405, "method_not_allowed", "Use POST.", nil)
 		return
 	}
@@ -178,6 +200,15 @@ func (ti *testImpl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var req map[string]any
+		if ti.has(defExtraRejected) && json.Unmarshal(body, &req) == nil && len(req) > 0 {
+			for k := range req {
+				if k != "refresh_token" {
+					ti.writeErr(w, 422, "validation_error", "Unknown field.",
+						[]any{map[string]any{"loc": []any{"body", k}, "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}})
+					return
+				}
+			}
+		}
 		if err := json.Unmarshal(body, &req); err != nil {
 			if ti.has(defMalformedStack) {
 				ti.writeErr(w, 500, "internal_server_error", "panic: runtime error: invalid memory address or nil pointer dereference\n\ngoroutine 17 [running]:\nmain.refresh(0x0)\n\t/app/main.go:42 +0x1d", nil)
@@ -186,8 +217,17 @@ func (ti *testImpl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ti.writeErr(w, 400, "malformed_json", "The request body is not valid JSON.", nil)
 			return
 		}
-		switch v := req["refresh_token"].(type) {
+		v, present := req["refresh_token"]
+		if ti.has(defBodyTokenIgnored) {
+			v = nil
+		}
+		switch v := v.(type) {
 		case nil:
+			if present && ti.has(defNullRejected) {
+				ti.writeErr(w, 422, "validation_error", "The request did not validate.",
+					[]any{map[string]any{"loc": []any{"body", "refresh_token"}, "msg": "Input should be a valid string", "type": "string_type"}})
+				return
+			}
 		case string:
 			if v == "" {
 				ti.writeErr(w, 422, "validation_error", "The request did not validate.",
@@ -198,6 +238,10 @@ func (ti *testImpl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				token = v
 			}
 		default:
+			if ti.has(defInvalidIs401) {
+				ti.writeErr(w, 401, "refresh_token_missing", "No refresh token was sent; sign in again.", nil)
+				return
+			}
 			if ti.has(defWrongTypeIs500) {
 				ti.writeErr(w, 500, "internal_server_error", "An unexpected error occurred.", nil)
 				return
@@ -216,7 +260,16 @@ func (ti *testImpl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ti.writeErr(w, 403, "access_forbidden", "Forbidden.", nil)
 			return
 		}
-		ti.writeErr(w, 401, "refresh_token_missing", "No refresh token was sent; sign in again.", nil)
+		code := "refresh_token_missing"
+		if ti.has(defCodeUnstable) {
+			ti.mu.Lock()
+			ti.seq++
+			if ti.seq%2 == 0 {
+				code = "authentication_failed"
+			}
+			ti.mu.Unlock()
+		}
+		ti.writeErr(w, 401, code, "No refresh token was sent; sign in again.", nil)
 		return
 	case tokExpired:
 		ti.writeErr(w, 401, "refresh_token_expired", "The refresh token has expired; sign in again.", nil)
@@ -311,6 +364,12 @@ func (ti *testImpl) refresh(w http.ResponseWriter, token string) {
 		org["id"] = "org_123"
 	}
 	resp := map[string]any{"access_token": access, "token_type": "bearer", "expires_in": expires, "organization": org}
+	if st.family == "fam_"+tokNoOrg {
+		resp["organization"] = nil
+		if ti.has(defNoOrgBreaksBody) {
+			resp["organization"] = map[string]any{}
+		}
+	}
 	if ti.has(defSchemaNoTokenType) {
 		delete(resp, "token_type")
 	}

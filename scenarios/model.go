@@ -140,6 +140,10 @@ type Step struct {
 	Name    string  `yaml:"name" json:"name,omitempty"`
 	Request Request `yaml:"request" json:"request"`
 	Expect  Expect  `yaml:"expect" json:"expect"`
+	// Repeat sends the request this many times in a row (0 and 1: once;
+	// at most MaxRepeat). Expect applies to the last response; a capture
+	// joins the values of every response with commas.
+	Repeat int `yaml:"repeat" json:"repeat,omitempty"`
 	// Capture maps a variable name to where its value is taken from in this
 	// step's response: "cookie:NAME", "header:NAME" or "json:GJSON_PATH".
 	Capture map[string]Capture `yaml:"capture" json:"capture,omitempty"`

@@ -333,3 +333,9 @@ func SetCookieValue(header http.Header, name string) (string, bool) {
 	}
 	return value, value != ""
 }
+
+// MaxRepeat caps a conform step's repeat.
+const MaxRepeat = 1000
+
+// Times returns how many times the step's request is sent.
+func (st *Step) Times() int { return max(1, st.Repeat) }

@@ -331,6 +331,9 @@ func prepareConform(sc *Scenario, op *spec.Operation, sink *diagSink) {
 				known[ref.name] = true // report once
 			}
 		}
+		if st.Repeat < 0 || st.Repeat > MaxRepeat {
+			errf(f+".repeat", "%d is out of range; send a request 1 to %d times", st.Repeat, MaxRepeat)
+		}
 		if len(st.Expect.Status) == 0 {
 			errf(f+".expect.status", "missing; give the status (or list of statuses) the step must answer with")
 		}

@@ -19,6 +19,7 @@ import (
 // token.
 func envelope401(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", "Bearer")
 	w.WriteHeader(401)
 	_, _ = w.Write([]byte(`{"status":401,"message":"No refresh token was sent.","code":"refresh_token_missing"}`))
 }
@@ -54,7 +55,7 @@ func TestConformExitCodes(t *testing.T) {
 		{"bad report format", []string{"--target", good.URL, "--report", "xml", "out.xml"}, exitUsage, `unknown format "xml"`},
 		{"bad min-coverage", []string{"--target", good.URL, "--min-coverage", "lots"}, exitUsage, "--min-coverage"},
 		{"bad color", []string{"--target", good.URL, "--color", "pink"}, exitUsage, "--color"},
-		{"only nothing", []string{"--target", good.URL, "--only", "nothing"}, exitUsage, "no case to run"},
+		{"only nothing", []string{"--target", good.URL, "--only", "nothing"}, exitUsage, `--only "nothing" matches no case`},
 		{"unknown flag", []string{"--target", good.URL, "--nope"}, exitUsage, "flag provided but not defined"},
 		{"stray argument", []string{"--target", good.URL, "extra"}, exitUsage, `unexpected argument "extra"`},
 		{"coverage not met", []string{"--target", good.URL, "--only", "negative/no-token", "--min-coverage", "2"}, exitFindings, ""},
@@ -83,8 +84,9 @@ func TestConformReports(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"conform", "--target", srv.URL, "--only", "negative",
 		"--report", "json", jsonFile, "--report=junit=" + junitFile, "--color", "always"}, &stdout, &stderr)
-	// The wrong-type cases expect a documented 4xx and get 401: they pass.
-	if code != exitOK {
+	// The wrong-type cases expect a validation status (400 or 422) and get
+	// 401: invalid-body-status fails them, and the reports say so.
+	if code != exitFindings || !strings.Contains(stdout.String(), "invalid-body-status") {
 		t.Fatalf("exit = %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	if !strings.Contains(stdout.String(), "\x1b[32mPASS") {
@@ -129,7 +131,7 @@ func TestConformList(t *testing.T) {
 	if code := run(context.Background(), []string{"conform", "--list", "--only", "flow"}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit = %d: %s", code, stderr.String())
 	}
-	if got, want := stdout.String(), "flow/race\nflow/query-token\nflow/undocumented-method\n"; got != want {
+	if got, want := stdout.String(), "flow/race\nflow/query-token\nflow/undocumented-method\nflow/body-token\n"; got != want {
 		t.Errorf("--list = %q, want %q", got, want)
 	}
 }

@@ -73,6 +73,7 @@ func conformArgs(tb testing.TB, base string, extra ...string) []string {
 		"--var", conformance.VarRace + "=" + issueToken(tb, base),
 		"--var", conformance.VarQuery + "=" + issueToken(tb, base),
 		"--var", conformance.VarMethod + "=" + issueToken(tb, base),
+		"--var", conformance.VarBody + "=" + issueToken(tb, base),
 	}
 	return append(args, extra...)
 }
