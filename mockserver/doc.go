@@ -3,9 +3,13 @@
 // scenario set, behaving like a real refresh endpoint (token rotation,
 // reuse detection, a mock clock), plus a control API.
 //
-// Handlers are thin: the choice of a scenario lives in
-// [scenarios.Selector], the token state in a small mutex-guarded store,
-// and templating in [scenarios.Scenario.Render].
+// Handlers are thin: a request to an operation is read, handed as a
+// [scenarios.RequestData] to a transport-free decision core (respond, which
+// returns an Outcome: status, headers, cookies, body, delay, fault and the
+// journal entry), then written. The core asks [scenarios.Selector] for the
+// scenario, a small mutex-guarded token store (behind an interface, so the
+// core is tested without HTTP or real tokens) for the token state, and
+// [scenarios.Scenario.Render] for the bytes.
 //
 // # How a response is chosen
 //

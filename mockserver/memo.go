@@ -2,9 +2,10 @@ package mockserver
 
 import (
 	"hash/maphash"
-	"net/http"
 	"slices"
 	"sync"
+
+	"github.com/refreshmock/refreshmock/scenarios"
 )
 
 // Validation memo bounds: requests with bodies up to memoMaxBody bytes and
@@ -81,14 +82,15 @@ var keyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 // appendMemoKey appends what identifies a request for validation to b,
 // or returns false when it should not be remembered (a large body or
 // large headers).
-func appendMemoKey(b []byte, r *http.Request, rel string, body []byte) ([]byte, bool) {
-	if len(body) > memoMaxBody || len(rel)+len(r.URL.RawQuery) > memoMaxKey {
+func appendMemoKey(b []byte, req *scenarios.RequestData) ([]byte, bool) {
+	q := rawQuery(req.Query)
+	if len(req.Body) > memoMaxBody || len(req.Path)+len(q) > memoMaxKey {
 		return b, false
 	}
 	var arr [16]string
 	keys := arr[:0]
-	n := len(r.Method) + len(rel) + len(r.URL.RawQuery) + len(body) + 8
-	for k, vs := range r.Header {
+	n := len(req.Method) + len(req.Path) + len(q) + len(req.Body) + 8
+	for k, vs := range req.Headers {
 		keys = append(keys, k)
 		n += len(k) + 2
 		for _, v := range vs {
@@ -100,23 +102,23 @@ func appendMemoKey(b []byte, r *http.Request, rel string, body []byte) ([]byte, 
 	}
 	slices.Sort(keys)
 	b = slices.Grow(b, n)
-	b = append(b, r.Method...)
+	b = append(b, req.Method...)
 	b = append(b, 0)
-	b = append(b, rel...)
+	b = append(b, req.Path...)
 	b = append(b, '?')
-	b = append(b, r.URL.RawQuery...)
+	b = append(b, q...)
 	b = append(b, 0)
 	for _, k := range keys {
 		b = append(b, k...)
 		b = append(b, ':')
-		for _, v := range r.Header[k] {
+		for _, v := range req.Headers[k] {
 			b = append(b, v...)
 			b = append(b, 0)
 		}
 		b = append(b, '\n')
 	}
 	b = append(b, 0)
-	return append(b, body...), true
+	return append(b, req.Body...), true
 }
 
 // get looks key up; the string conversion in the map index does not

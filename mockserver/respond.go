@@ -1,97 +1,370 @@
 package mockserver
 
 import (
-	"bufio"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/refreshmock/refreshmock/scenarios"
+	"github.com/refreshmock/refreshmock/spec"
+	"github.com/tidwall/gjson"
 )
 
-// response is a rendered scenario ready to write.
-type response struct {
-	status  int
-	header  http.Header
-	cookies []string // Set-Cookie values
-	body    []byte
+// Outcome is the mock's answer to one request of an operation, decided by
+// respond without HTTP: what to write, how long to wait first, which
+// fault to stage instead, and the journal entry.
+type Outcome struct {
+	Status int
+	// Header holds the response's own headers. It may be shared between
+	// outcomes: read it, do not change it.
+	Header  http.Header
+	Cookies []string // Set-Cookie values
+	Body    []byte   // nil: no body
+	Delay   *scenarios.Delay
+	Fault   string // one of scenarios.Faults, or empty
+	// Entry is the journal entry, without what the transport adds (time,
+	// method, path, status, latency).
+	Entry Entry
+	// Err is an internal failure the answer stands in for (a scenario
+	// that failed to render, a spec example that could not be built), for
+	// the log.
+	Err error
+
+	// used and rule are the X-Mock-Scenario-Used and X-Mock-Rule header
+	// values, shared as snapshot.headerValue explains; nil when the mock
+	// answered before selecting (validation, a failed explicit selection).
+	used, rule []string
+}
+
+// tokenStore is what the decision core asks of the mock's mutable state:
+// the mock clock, the state of a presented refresh token, rotation, and
+// the armed queue (and the sessions it has seen). *store implements it.
+type tokenStore interface {
+	now() time.Time
+	observe(token string) (state, familyID string)
+	rotate(presented string, strict bool) (scenarios.TokenData, error)
+	popArmed(op string, sessions []string, lookup func(string) (*scenarios.Scenario, bool)) *scenarios.Scenario
+	sawSessions(sessions []string, family string)
+}
+
+// core decides the answer to a request: it checks the request against the
+// spec, asks the token store for the presented token's state, selects a
+// scenario and renders it. It knows nothing of Gin or connections, so that
+// tests call respond directly.
+type core struct {
+	spec     *spec.Spec
+	tokens   tokenStore
+	snap     atomic.Pointer[snapshot]
+	validate bool
+	memo     *validationMemo // nil: off
+	examples sync.Map        // "opID status" -> []byte
+
+	cookie     CookieConfig
+	refreshTTL time.Duration
+	// refreshAttrs is the refresh-token cookie's attributes, rendered once.
+	refreshAttrs string
+}
+
+// newCore builds the core for a configuration with its defaults applied.
+func newCore(cfg *Config, tokens tokenStore) *core {
+	c := &core{spec: cfg.Spec, tokens: tokens, validate: !cfg.NoValidateRequests, cookie: cfg.Cookie, refreshTTL: cfg.RefreshTTL}
+	if !cfg.NoValidationMemo {
+		c.memo = newValidationMemo()
+	}
+	c.refreshAttrs = c.refreshCookieAttrs()
+	return c
+}
+
+// respond decides the answer to req, a request routed to op: a rejection
+// in the error envelope when the request does not validate or asks for a
+// scenario that does not exist, else the selected scenario rendered (or the
+// spec's example).
+func (c *core) respond(op *spec.Operation, req *scenarios.RequestData) Outcome {
+	ent := Entry{Operation: op.ID}
+	if rej := c.check(op, req); rej != nil {
+		return c.reject(op, ent, rej)
+	}
+	snap := c.snap.Load()
+	token := presentedToken(req)
+	state, fam := c.tokens.observe(token)
+	sessions := sessionKeys(req, fam)
+	c.tokens.sawSessions(sessions, fam)
+	ent.TokenState, ent.Family = state, fam
+	if len(sessions) > 0 {
+		ent.Session = sessions[0]
+	}
+	sel, err := snap.sel.Select(scenarios.Query{
+		Operation: op.ID,
+		Request:   req,
+		Token:     state,
+		Armed: func() *scenarios.Scenario {
+			return c.tokens.popArmed(op.ID, sessions, snap.set.Get)
+		},
+	})
+	var out Outcome
+	if err == nil && sel.Scenario != nil {
+		// Only a scenario chosen by its match rules or as the default must
+		// rotate the very token it was chosen for; one named by the request
+		// or armed may start a new family.
+		strict := sel.Rule == scenarios.RuleMatch || sel.Rule == scenarios.RuleDefault
+		out, err = c.render(sel.Scenario, req, token, strict)
+		if err != nil {
+			// Declared here, errors.As's target costs an allocation only
+			// when rendering failed.
+			var stale *staleTokenError
+			if errors.As(err, &stale) {
+				// A parallel request rotated the token after observe: answer
+				// as for the state it has now (reused, which revoked the
+				// family).
+				ent.TokenState = stale.state
+				sel, err = snap.sel.Select(scenarios.Query{Operation: op.ID, Request: req, Token: stale.state})
+				if err == nil && sel.Scenario != nil {
+					out, err = c.render(sel.Scenario, req, token, false)
+				}
+			}
+		}
+	}
+	if errors.Is(err, scenarios.ErrSelect) {
+		msg := strings.TrimPrefix(err.Error(), scenarios.ErrSelect.Error()+": ")
+		return c.reject(op, ent, &rejection{status: http.StatusBadRequest, code: "invalid_request", message: msg, rule: "select_error"})
+	}
+	ent.Scenario, ent.Rule, ent.Why = sel.Name(), string(sel.Rule), sel.Why
+	if len(req.Body) > memoMaxBody {
+		ent.Rejected = sel.Rejections() // do not keep a large body for later
+	} else {
+		ent.explain = sel.Rejections
+	}
+	switch {
+	case err != nil:
+		ent.Why += "; rendering failed: " + err.Error()
+		out = c.reject(op, ent, &rejection{status: http.StatusInternalServerError, code: "internal_server_error",
+			message: "scenario " + sel.Scenario.Name + " failed to render; see the mock's log", rule: ent.Rule})
+		out.Err = fmt.Errorf("render scenario %s: %w", sel.Scenario.Name, err)
+	case sel.Scenario == nil:
+		out = c.example(op, sel.Example, ent)
+	default:
+		resp := &sel.Scenario.Response
+		out.Delay, out.Fault, out.Entry = resp.Delay, resp.Fault, ent
+		out.Entry.Fault = resp.Fault
+	}
+	out.used, out.rule = snap.headerValue(sel.Name()), ruleValue(sel.Rule)
+	return out
 }
 
 // render renders the scenario for the request. A rotating scenario first
 // rotates the presented refresh token; the new tokens reach templates as
 // .Token and the new refresh token is set as the refresh_token cookie
 // (unless the scenario scripts that cookie itself).
-func (s *Server) render(sc *scenarios.Scenario, req *scenarios.RequestData, token string, strict bool) (*response, error) {
-	data := &scenarios.RenderData{Request: *req, Now: s.store.now()}
+func (c *core) render(sc *scenarios.Scenario, req *scenarios.RequestData, token string, strict bool) (Outcome, error) {
+	data := &scenarios.RenderData{Request: *req, Now: c.tokens.now()}
 	if sc.Response.Rotate {
-		td, err := s.store.rotate(token, strict)
+		td, err := c.tokens.rotate(token, strict)
 		if err != nil {
-			return nil, err
+			return Outcome{}, err
 		}
 		data.Token = td
 	}
-	out, err := sc.Render(data)
+	r, err := sc.Render(data)
 	if err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
-	resp := &response{status: out.Status, header: out.Header, body: out.Body}
+	out := Outcome{Status: r.Status, Header: r.Header, Body: r.Body}
 	scriptsRefresh := false
-	for _, rc := range out.Cookies {
-		resp.cookies = append(resp.cookies, s.cookie(rc.Spec, rc.Value).String())
+	for _, rc := range r.Cookies {
+		out.Cookies = append(out.Cookies, c.setCookie(rc.Spec, rc.Value).String())
 		scriptsRefresh = scriptsRefresh || rc.Spec.Name == RefreshCookie
 	}
 	if sc.Response.Rotate {
 		if !scriptsRefresh {
-			resp.cookies = append(resp.cookies, s.refreshCookie(data.Token.Refresh))
+			out.Cookies = append(out.Cookies, c.refreshCookie(data.Token.Refresh))
 		}
-		if resp.header.Get("Cache-Control") == "" {
-			resp.header.Set("Cache-Control", "no-store")
+		// r.Header is this render's own map.
+		if out.Header.Get("Cache-Control") == "" {
+			out.Header.Set("Cache-Control", "no-store")
 		}
-		resp.header["Pragma"] = noCache
+		out.Header["Pragma"] = noCache
 	}
-	return resp, nil
+	return out, nil
 }
 
-// cookie builds a Set-Cookie from a scripted cookie; attributes it leaves
-// unset come from the server's cookie configuration.
-func (s *Server) cookie(spec *scenarios.Cookie, value string) *http.Cookie {
-	cc := s.cfg.Cookie
-	c := &http.Cookie{Name: spec.Name, Value: value, Path: cc.Path, Domain: cc.Domain, HttpOnly: true, Secure: cc.Secure, SameSite: cc.SameSite}
+// rejection is an answer the mock gives by itself, before any scenario:
+// the request could not be read or does not validate, or it asked for a
+// scenario that does not exist.
+type rejection struct {
+	status  int
+	code    string
+	message string
+	details []detail
+	rule    string // journal rule: validation or select_error
+}
+
+// detail is one entry of the envelope's details array.
+type detail struct {
+	Loc  []any  `json:"loc"`
+	Msg  string `json:"msg"`
+	Type string `json:"type"`
+}
+
+// reject answers with the error envelope at a status the operation
+// documents.
+func (c *core) reject(op *spec.Operation, ent Entry, rej *rejection) Outcome {
+	status := documentedStatus(op, rej.status)
+	code := rej.code
+	if catalog := op.Catalog(status); len(catalog) > 0 && !slices.Contains(catalog, code) {
+		code = catalog[0]
+	}
+	var ds []detail
+	if status == http.StatusUnprocessableEntity {
+		ds = rej.details
+		if len(ds) == 0 {
+			ds = []detail{{Loc: []any{"body"}, Msg: rej.message, Type: "value_error"}}
+		}
+	}
+	if ent.Rule == "" || rej.rule == "validation" || rej.rule == "select_error" {
+		ent.Rule = rej.rule
+	}
+	if ent.Why == "" {
+		ent.Why = rej.message
+	}
+	return envelope(status, code, rej.message, ds, ent)
+}
+
+// envelopeHeader is the header of every error envelope, shared read-only.
+var envelopeHeader = http.Header{"Cache-Control": {"no-store"}, "Content-Type": {"application/json"}}
+
+// envelope is the canonical error envelope as an outcome.
+func envelope(status int, code, message string, ds []detail, ent Entry) Outcome {
+	env := struct {
+		Status  int      `json:"status"`
+		Message string   `json:"message"`
+		Code    string   `json:"code"`
+		Details []detail `json:"details,omitempty"`
+	}{status, message, code, ds}
+	b, err := json.Marshal(env)
+	if err != nil {
+		b = []byte(`{"status":500,"message":"the mock could not encode its error","code":"internal_server_error"}`)
+	}
+	return Outcome{Status: status, Header: envelopeHeader, Body: b, Entry: ent}
+}
+
+// documentedStatus keeps want when op documents it, else picks the
+// nearest documented fallback (400 and 422 stand in for each other), so the
+// mock never answers a status the spec does not document.
+func documentedStatus(op *spec.Operation, want int) int {
+	if op == nil || op.Documents(want) || len(op.Responses) == 0 {
+		return want
+	}
+	for _, alt := range []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusInternalServerError} {
+		if op.Documents(alt) {
+			return alt
+		}
+	}
+	for _, st := range op.Statuses() {
+		if st >= 400 {
+			return st
+		}
+	}
+	return want
+}
+
+// jsonHeader is the header of a spec example, shared read-only.
+var jsonHeader = http.Header{"Content-Type": {"application/json"}}
+
+// example answers with the spec's example body for a documented status
+// (cached), or with no body when the spec has none.
+func (c *core) example(op *spec.Operation, status int, ent Entry) Outcome {
+	key := op.ID + " " + strconv.Itoa(status)
+	b, ok := c.examples.Load(key)
+	if !ok {
+		var err error
+		if b, err = c.spec.Example(op, status); err != nil {
+			err = fmt.Errorf("example for %s %d: %w", op.ID, status, err)
+			out := c.reject(op, ent, &rejection{status: http.StatusInternalServerError, code: "internal_server_error", message: err.Error(), rule: "error"})
+			out.Err = err
+			return out
+		}
+		c.examples.Store(key, b)
+	}
+	if body := b.([]byte); body != nil {
+		return Outcome{Status: status, Header: jsonHeader, Body: body, Entry: ent}
+	}
+	return Outcome{Status: status, Entry: ent}
+}
+
+// presentedToken is the refresh token from the cookie, or else from the
+// JSON body's refresh_token.
+func presentedToken(req *scenarios.RequestData) string {
+	if t := req.Cookies[RefreshCookie]; t != "" {
+		return t
+	}
+	if len(req.Body) == 0 {
+		return ""
+	}
+	if r := gjson.GetBytes(req.Body, RefreshCookie); r.Type == gjson.String {
+		return r.Str
+	}
+	return ""
+}
+
+// sessionKeys lists what scopes armed scenarios to this client: the
+// X-Mock-Session header, the mock_session cookie and the refresh-token
+// family.
+func sessionKeys(req *scenarios.RequestData, family string) []string {
+	var out []string
+	if v := strings.TrimSpace(req.Headers.Get(SessionHeader)); v != "" {
+		out = append(out, v)
+	}
+	if v := req.Cookies[SessionCookie]; v != "" {
+		out = append(out, v)
+	}
+	if family != "" {
+		out = append(out, family)
+	}
+	return out
+}
+
+// setCookie builds a Set-Cookie from a scripted cookie; attributes it
+// leaves unset come from the server's cookie configuration.
+func (c *core) setCookie(spec *scenarios.Cookie, value string) *http.Cookie {
+	cc := c.cookie
+	hc := &http.Cookie{Name: spec.Name, Value: value, Path: cc.Path, Domain: cc.Domain, HttpOnly: true, Secure: cc.Secure, SameSite: cc.SameSite}
 	if spec.Name == RefreshCookie {
-		c.MaxAge = int(s.cfg.RefreshTTL / time.Second)
+		hc.MaxAge = int(c.refreshTTL / time.Second)
 	}
 	if spec.Path != "" {
-		c.Path = spec.Path
+		hc.Path = spec.Path
 	}
 	if spec.Domain != "" {
-		c.Domain = spec.Domain
+		hc.Domain = spec.Domain
 	}
 	if spec.MaxAge != nil {
-		c.MaxAge = *spec.MaxAge
-		if c.MaxAge == 0 {
-			c.MaxAge = -1 // Max-Age=0: delete the cookie
+		hc.MaxAge = *spec.MaxAge
+		if hc.MaxAge == 0 {
+			hc.MaxAge = -1 // Max-Age=0: delete the cookie
 		}
 	}
 	if spec.HTTPOnly != nil {
-		c.HttpOnly = *spec.HTTPOnly
+		hc.HttpOnly = *spec.HTTPOnly
 	}
 	if spec.Secure != nil {
-		c.Secure = *spec.Secure
+		hc.Secure = *spec.Secure
 	}
 	switch spec.SameSite {
 	case "Strict":
-		c.SameSite = http.SameSiteStrictMode
+		hc.SameSite = http.SameSiteStrictMode
 	case "Lax":
-		c.SameSite = http.SameSiteLaxMode
+		hc.SameSite = http.SameSiteLaxMode
 	case "None":
-		c.SameSite, c.Secure = http.SameSiteNoneMode, true
+		hc.SameSite, hc.Secure = http.SameSiteNoneMode, true
 	}
-	return c
+	return hc
 }
 
 // noCache is the Pragma header value of rotating responses, shared as
@@ -100,21 +373,21 @@ var noCache = []string{"no-cache"}
 
 // refreshCookie is the Set-Cookie value of the refresh-token cookie with
 // the server's attributes: the same bytes as
-// s.cookie(&scenarios.Cookie{Name: RefreshCookie}, value).String(), built
+// c.setCookie(&scenarios.Cookie{Name: RefreshCookie}, value).String(), built
 // from the attributes rendered once (refreshAttrs) when the value needs
 // no quoting, as the tokens the store issues never do.
-func (s *Server) refreshCookie(value string) string {
+func (c *core) refreshCookie(value string) string {
 	if value == "" || !plainCookieValue(value) {
-		return s.cookie(&scenarios.Cookie{Name: RefreshCookie}, value).String()
+		return c.setCookie(&scenarios.Cookie{Name: RefreshCookie}, value).String()
 	}
-	return RefreshCookie + "=" + value + s.refreshAttrs
+	return RefreshCookie + "=" + value + c.refreshAttrs
 }
 
 // refreshCookieAttrs renders the attributes of the refresh-token cookie
 // once: everything after name=value.
-func (s *Server) refreshCookieAttrs() string {
+func (c *core) refreshCookieAttrs() string {
 	const probe = "x"
-	line := s.cookie(&scenarios.Cookie{Name: RefreshCookie}, probe).String()
+	line := c.setCookie(&scenarios.Cookie{Name: RefreshCookie}, probe).String()
 	return strings.TrimPrefix(line, RefreshCookie+"="+probe)
 }
 
@@ -128,102 +401,4 @@ func plainCookieValue(v string) bool {
 		}
 	}
 	return true
-}
-
-// write writes the response; each cookie gets its own Set-Cookie header.
-func (resp *response) write(w gin.ResponseWriter) {
-	h := w.Header()
-	for k, vs := range resp.header {
-		h[k] = vs
-	}
-	for _, c := range resp.cookies {
-		if c != "" {
-			h["Set-Cookie"] = append(h["Set-Cookie"], c)
-		}
-	}
-	if resp.body != nil {
-		h.Set("Content-Length", strconv.Itoa(len(resp.body)))
-	}
-	w.WriteHeader(resp.status)
-	w.WriteHeaderNow()
-	if resp.body != nil {
-		_, _ = w.Write(resp.body)
-	}
-}
-
-// wait sleeps for the scripted delay (a random duration in [Min, Max]);
-// it returns false when the client goes away first.
-func wait(r *http.Request, d *scenarios.Delay) bool {
-	if d == nil || d.Max <= 0 {
-		return true
-	}
-	dur := d.Min
-	if d.Max > d.Min {
-		dur += rand.N(d.Max - d.Min + 1)
-	}
-	if dur <= 0 {
-		return true
-	}
-	t := time.NewTimer(dur)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
-}
-
-// fault breaks the connection as scripted: connection_reset closes it with
-// an RST (SO_LINGER 0), empty_reply closes it without a byte, and
-// truncated_body sends the headers and half of the body it announces.
-// Without a hijackable connection (HTTP/2) it aborts the stream.
-func (s *Server) fault(c *gin.Context, kind string, resp *response) {
-	hj, ok := c.Writer.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, buf, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	defer conn.Close()
-	switch kind {
-	case "connection_reset":
-		if tc, ok := conn.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
-	case "truncated_body":
-		writeTruncated(buf.Writer, c.Writer.Header(), resp)
-	}
-}
-
-func writeTruncated(w *bufio.Writer, base http.Header, resp *response) {
-	h := base.Clone()
-	for k, vs := range resp.header {
-		h[k] = vs
-	}
-	for _, c := range resp.cookies {
-		if c != "" {
-			h.Add("Set-Cookie", c)
-		}
-	}
-	h.Set("Content-Length", strconv.Itoa(len(resp.body)))
-	h.Set("Connection", "close")
-	fmt.Fprintf(w, "HTTP/1.1 %d %s\r\n", resp.status, http.StatusText(resp.status))
-	_ = h.Write(w)
-	_, _ = w.WriteString("\r\n")
-	_, _ = w.Write(resp.body[:len(resp.body)/2])
-	_ = w.Flush()
-}
-
-// byteSize renders a byte count as 1 MiB, 512 KiB or 100 B.
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -36,7 +36,7 @@ func TestRefreshCookieMatchesNetHTTP(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := mustServer(t, Config{Cookie: tc.cc, TLS: tc.tls})
 			for _, v := range values {
-				want := s.cookie(&scenarios.Cookie{Name: RefreshCookie}, v).String()
+				want := s.setCookie(&scenarios.Cookie{Name: RefreshCookie}, v).String()
 				if got := s.refreshCookie(v); got != want {
 					t.Errorf("refreshCookie(%q) = %q, net/http writes %q", v, got, want)
 				}

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -164,18 +163,15 @@ func (c *Config) defaults() {
 // atomically on reload, so in-flight requests finish with the set they
 // started with.
 type Server struct {
+	// core decides the answers to the operations' requests; its snapshot
+	// is the scenario set served.
+	*core
 	cfg     Config
-	snap    atomic.Pointer[snapshot]
 	store   *store
 	journal *journal
 	engine  *gin.Engine
 	log     *slog.Logger
 	cors    corsPolicy
-
-	examples sync.Map // "opID status" -> []byte
-	memo     *validationMemo
-	// refreshAttrs is the refresh-token cookie's attributes, rendered once.
-	refreshAttrs string
 
 	reloadMu   sync.Mutex
 	reloadSig  string
@@ -241,17 +237,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	st := newStore(cfg.Now, cfg.SeedToken, cfg.AccessTTL, cfg.RefreshTTL)
 	s := &Server{
+		core:    newCore(&cfg, st),
 		cfg:     cfg,
-		store:   newStore(cfg.Now, cfg.SeedToken, cfg.AccessTTL, cfg.RefreshTTL),
+		store:   st,
 		journal: newJournal(cfg.JournalSize),
 		log:     cfg.Logger,
 		cors:    cors,
 	}
-	if !cfg.NoValidationMemo {
-		s.memo = newValidationMemo()
-	}
-	s.refreshAttrs = s.refreshCookieAttrs()
 	s.swap(cfg.Scenarios)
 	s.lastReload = reloadStatus{At: cfg.Now(), OK: true}
 	if len(cfg.ScenarioPaths) > 0 {
@@ -261,12 +255,15 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) swap(set *scenarios.Set) {
+func (s *Server) swap(set *scenarios.Set) { s.snap.Store(newSnapshot(set, s.cfg.Now())) }
+
+// newSnapshot prepares set for serving.
+func newSnapshot(set *scenarios.Set, loadedAt time.Time) *snapshot {
 	names := make(map[string][]string, len(set.All()))
 	for _, sc := range set.All() {
 		names[sc.Name] = []string{sc.Name}
 	}
-	s.snap.Store(&snapshot{set: set, sel: scenarios.NewSelector(set), loadedAt: s.cfg.Now(), names: names})
+	return &snapshot{set: set, sel: scenarios.NewSelector(set), loadedAt: loadedAt, names: names}
 }
 
 // Scenarios returns the set currently served.
