@@ -27,10 +27,10 @@ func (s *Server) Reload() error {
 	defer s.reloadMu.Unlock()
 	sig, _ := signature(s.cfg.ScenarioPaths)
 	s.reloadSig = sig
-	return s.reloadLocked()
+	return s.reloadLocked(context.Background())
 }
 
-func (s *Server) reloadLocked() error {
+func (s *Server) reloadLocked(ctx context.Context) error {
 	status := reloadStatus{At: s.cfg.Now()}
 	defer func() { s.lastReload = status }()
 	srcs, err := scenarios.ReadPaths(s.cfg.ScenarioPaths...)
@@ -39,7 +39,10 @@ func (s *Server) reloadLocked() error {
 		s.log.Error("scenario reload failed; still serving the last good set", "err", err)
 		return fmt.Errorf("reload: %w", err)
 	}
-	set, diags := scenarios.Load(s.cfg.Spec, srcs)
+	set, diags, err := scenarios.LoadContext(ctx, s.cfg.Spec, srcs)
+	if ctx.Err() != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
 	if set == nil {
 		for _, d := range diags.Errors() {
 			status.Errors = append(status.Errors, d.String())
@@ -58,7 +61,7 @@ func (s *Server) reloadLocked() error {
 
 // checkReload reloads when a scenario file was added, removed or changed
 // since the last look; it reports whether it tried.
-func (s *Server) checkReload() bool {
+func (s *Server) checkReload(ctx context.Context) bool {
 	if len(s.cfg.ScenarioPaths) == 0 {
 		return false
 	}
@@ -72,7 +75,7 @@ func (s *Server) checkReload() bool {
 		return false
 	}
 	s.reloadSig = sig
-	_ = s.reloadLocked()
+	_ = s.reloadLocked(ctx)
 	return true
 }
 
@@ -90,7 +93,7 @@ func (s *Server) Watch(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.checkReload()
+			s.checkReload(ctx)
 		}
 	}
 }

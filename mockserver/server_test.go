@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -329,12 +330,12 @@ func TestHotReload(t *testing.T) {
 	if r := ask(); r.status != 403 {
 		t.Fatalf("before: %d %s", r.status, r.body)
 	}
-	if s.checkReload() {
+	if s.checkReload(context.Background()) {
 		t.Error("reloaded without a change")
 	}
 
 	write(strings.Replace(reloadGood, "status: 403\n  body: {status: 403, message: Reloaded., code: access_forbidden}", "status: 409\n  body: {status: 409, message: Edited., code: already_exists}", 1))
-	if !s.checkReload() {
+	if !s.checkReload(context.Background()) {
 		t.Fatal("a good edit was not noticed")
 	}
 	if r := ask(); r.status != 409 {
@@ -342,7 +343,7 @@ func TestHotReload(t *testing.T) {
 	}
 
 	write(reloadGood + "  fault: sometimes\n")
-	if !s.checkReload() {
+	if !s.checkReload(context.Background()) {
 		t.Fatal("a bad edit was not noticed")
 	}
 	if r := ask(); r.status != 409 {
@@ -363,7 +364,7 @@ func TestHotReload(t *testing.T) {
 	if err := os.Remove(file); err != nil {
 		t.Fatal(err)
 	}
-	if !s.checkReload() {
+	if !s.checkReload(context.Background()) {
 		t.Fatal("a removed file was not noticed")
 	}
 	if r := ask(); r.status != 200 || r.header.Get("X-Mock-Scenario-Used") != "example:200" {

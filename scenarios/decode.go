@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -23,16 +24,51 @@ type decoder struct {
 	pos  positions
 
 	// active holds the anchors being expanded, to stop an alias that
-	// refers to a node containing it; steps counts decoded values, to stop
-	// alias bombs.
+	// refers to a node containing it; steps counts decoded values and
+	// merged keys, to stop alias and merge-key bombs.
 	active    map[*yaml.Node]bool
 	steps     int
 	exhausted bool
+
+	// ctx cancels decoding (SIGINT while loading); nil never cancels.
+	// It is looked at every ctxEvery steps.
+	ctx        context.Context
+	sinceCheck int
 }
 
+// ctxEvery is how many decoding steps go between two looks at the context.
+const ctxEvery = 1024
+
 // maxDecodeSteps bounds the values decoded from one YAML document, aliases
-// expanded. Real scenarios hold a few hundred.
+// and merge keys expanded. Real scenarios hold a few hundred.
 const maxDecodeSteps = 100_000
+
+// tick counts n more values against maxDecodeSteps and reports whether
+// decoding may go on. Past the cap, or once the context is done, it
+// reports false (the cap once, as a diagnostic at node) and every later
+// call reports false too, so that the rest of the document is skipped in
+// time linear in its size.
+func (d *decoder) tick(node *yaml.Node, field string, n int) bool {
+	if d.exhausted {
+		return false
+	}
+	d.steps += n
+	if d.steps > maxDecodeSteps {
+		d.exhausted = true
+		d.errorf(node, field, "the document expands to more than %d values (aliases or merge keys that repeat aliases?); write it out or split it", maxDecodeSteps)
+		return false
+	}
+	if d.ctx != nil {
+		if d.sinceCheck += n; d.sinceCheck >= ctxEvery {
+			d.sinceCheck = 0
+			if d.ctx.Err() != nil {
+				d.exhausted = true
+				return false
+			}
+		}
+	}
+	return true
+}
 
 func (d *decoder) at(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Col: n.Column} }
 
@@ -57,11 +93,7 @@ var (
 // decode fills v (addressable) from n. field is the dotted path for
 // messages and positions.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string) {
-	if d.steps++; d.steps > maxDecodeSteps {
-		if !d.exhausted {
-			d.exhausted = true
-			d.errorf(n, field, "the document expands to more than %d values (aliases that repeat aliases?); write it out or split it", maxDecodeSteps)
-		}
+	if !d.tick(n, field, 1) {
 		return
 	}
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
@@ -196,7 +228,18 @@ func (d *decoder) structValue(n *yaml.Node, v reflect.Value, field string) {
 // yaml.Node.Content) with YAML merge keys expanded: "<<: *base" or
 // "<<: [*a, *b]" adds the pairs of those mappings whose keys the mapping
 // does not give itself (the first merged mapping wins over later ones).
+// Every pair, explicit or merged, counts against maxDecodeSteps: nested
+// merges of repeated aliases would otherwise expand exponentially.
 func (d *decoder) pairs(n *yaml.Node, field string) []*yaml.Node {
+	return d.pairsAt(n, n, field)
+}
+
+// pairsAt is pairs; at is the mapping that started the expansion, where a
+// diagnostic about its size points.
+func (d *decoder) pairsAt(n, at *yaml.Node, field string) []*yaml.Node {
+	if !d.tick(at, field, len(n.Content)/2+1) {
+		return nil
+	}
 	var explicit, merged []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -227,8 +270,11 @@ func (d *decoder) pairs(n *yaml.Node, field string) []*yaml.Node {
 				d.active = map[*yaml.Node]bool{}
 			}
 			d.active[target] = true
-			merged = append(merged, d.pairs(target, field)...)
+			merged = append(merged, d.pairsAt(target, at, field)...)
 			delete(d.active, target)
+			if d.exhausted {
+				return nil
+			}
 		}
 	}
 	if merged == nil {

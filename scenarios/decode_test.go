@@ -1,6 +1,8 @@
 package scenarios_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -246,11 +248,18 @@ func TestDecodeHostileAliases(t *testing.T) {
 		{"merge of its own anchor", "name: r\noperation: refresh_token\nresponse: &r\n  <<: *r\n  status: 500\n", "t.yaml:4:7: response: alias *r refers to a node that contains it"},
 		{"merge of a scalar", "name: r\noperation: refresh_token\nresponse:\n  <<: 5\n  status: 500\n", "t.yaml:4:7: response.<<: a merge key takes a mapping or a list of mappings, got the integer 5"},
 		{"alias bomb", bomb, "the document expands to more than 100000 values"},
+		{"merge-key bomb", MergeBomb(11, 8), "the document expands to more than 100000 values"},
+		{"merge-key bomb in a list", strings.Replace(MergeBomb(11, 8), "  headers:\n    <<: *a11\n", "  headers:\n    <<: [*a11, *a10]\n", 1), "the document expands to more than 100000 values"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			set, diags := scenarios.Load(mustSpec(t), []scenarios.Source{{Name: "t.yaml", Data: []byte(tc.yaml)}})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			set, diags, _ := scenarios.LoadContext(ctx, mustSpec(t), []scenarios.Source{{Name: "t.yaml", Data: []byte(tc.yaml)}})
+			if ctx.Err() != nil {
+				t.Fatal("still loading after 20s")
+			}
 			if set != nil {
 				t.Fatal("loaded; want an error")
 			}
@@ -264,5 +273,34 @@ func TestDecodeHostileAliases(t *testing.T) {
 				t.Errorf("diagnostics:\n%v\nwant exactly one containing %q", diags, tc.want)
 			}
 		})
+	}
+}
+
+// MergeBomb returns an 800-byte scenario file whose response.headers merge
+// anchors that merge the previous anchor fan times, depth deep: expanded
+// naively, fan^depth keys.
+func MergeBomb(depth, fan int) string {
+	var b strings.Builder
+	b.WriteString("name: bomb\noperation: refresh_token\nx:\n  a0: &a0 {k0: 1}\n")
+	for i := 1; i <= depth; i++ {
+		refs := strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), fan), ", ")
+		fmt.Fprintf(&b, "  a%d: &a%d {<<: [%s], k%d: 1}\n", i, i, refs, i)
+	}
+	fmt.Fprintf(&b, "response:\n  status: 200\n  headers:\n    <<: *a%d\n", depth)
+	return b.String()
+}
+
+// TestLoadContextCancelled: a cancelled load returns no set and the
+// context's error, not a list of diagnostics.
+func TestLoadContextCancelled(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	set, _, err := scenarios.LoadContext(ctx, mustSpec(t), scenarios.Embedded())
+	if set != nil {
+		t.Error("a cancelled load returned a set")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }

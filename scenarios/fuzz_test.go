@@ -36,6 +36,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(""))
 	f.Add([]byte("---\n---\n"))
 	f.Add([]byte("name: &a x\noperation: *a\nresponse: {status: 200}\n"))
+	f.Add([]byte(MergeBomb(11, 8)))
+	f.Add([]byte(MergeBomb(3, 2)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if loops(data) {
 			t.Skip("templates that loop are out of scope")

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -142,13 +143,26 @@ func (s *Set) Default(opID string) *Scenario {
 
 // Load parses and validates sources against sp. It returns the set and
 // its warnings, or a nil set and every diagnostic (errors and warnings,
-// sorted) when any source has an error.
+// sorted) when any source has an error. It is LoadContext without
+// cancellation.
 func Load(sp *spec.Spec, sources []Source) (*Set, Diagnostics) {
+	set, diags, _ := LoadContext(context.Background(), sp, sources)
+	return set, diags
+}
+
+// LoadContext is Load that stops early when ctx is done (SIGINT while a
+// large or hostile file is loading): it then returns a nil set, the
+// diagnostics found so far and ctx's error. Otherwise the error is nil
+// when the set loaded, or wraps ErrInvalid when a source has an error.
+func LoadContext(ctx context.Context, sp *spec.Spec, sources []Source) (*Set, Diagnostics, error) {
 	sink := &diagSink{}
 	set := &Set{spec: sp, byName: map[string]*Scenario{}}
 	for _, src := range sources {
+		if err := ctx.Err(); err != nil {
+			return nil, sink.diags, fmt.Errorf("load scenarios: %w", err)
+		}
 		set.files = append(set.files, src.Name)
-		for _, sc := range parseFile(src, sink) {
+		for _, sc := range parseFile(ctx, src, sink) {
 			prepare(sc, sp, sink)
 			if prev, dup := set.byName[sc.Name]; dup && sc.Name != "" {
 				sink.errorf(sc.PosOf("name"), "name", "duplicate scenario name %q; it is already used at %s; names must be unique across all files", sc.Name, prev.PosOf("name"))
@@ -173,11 +187,14 @@ func Load(sp *spec.Spec, sources []Source) (*Set, Diagnostics) {
 	}
 	diags := sink.diags
 	diags.Sort()
-	if len(diags.Errors()) > 0 {
-		return nil, diags
+	if err := ctx.Err(); err != nil {
+		return nil, diags, fmt.Errorf("load scenarios: %w", err)
+	}
+	if n := len(diags.Errors()); n > 0 {
+		return nil, diags, fmt.Errorf("%w: %d error(s)", ErrInvalid, n)
 	}
 	set.warnings = diags
-	return set, diags
+	return set, diags, nil
 }
 
 // LoadPaths reads and loads files and directories; with no paths it loads
@@ -190,17 +207,13 @@ func LoadPaths(sp *spec.Spec, paths ...string) (*Set, Diagnostics, error) {
 			return nil, nil, err
 		}
 	}
-	set, diags := Load(sp, srcs)
-	if set == nil {
-		return nil, diags, fmt.Errorf("%w: %d error(s)", ErrInvalid, len(diags.Errors()))
-	}
-	return set, diags, nil
+	return LoadContext(context.Background(), sp, srcs)
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // parseFile decodes every YAML document of a file into a scenario.
-func parseFile(src Source, sink *diagSink) []*Scenario {
+func parseFile(ctx context.Context, src Source, sink *diagSink) []*Scenario {
 	var out []*Scenario
 	dec := yaml.NewDecoder(bytes.NewReader(src.Data))
 	for {
@@ -220,6 +233,9 @@ func parseFile(src Source, sink *diagSink) []*Scenario {
 			sink.errorf(Pos{File: src.Name, Line: line, Col: 1}, "", "YAML syntax error: %s; fix the YAML before anything else in this file can be checked", msg)
 			break
 		}
+		if ctx.Err() != nil {
+			break
+		}
 		if len(doc.Content) == 0 {
 			continue
 		}
@@ -228,7 +244,7 @@ func parseFile(src Source, sink *diagSink) []*Scenario {
 			continue
 		}
 		sc := &Scenario{pos: positions{}}
-		d := &decoder{file: src.Name, sink: sink, pos: sc.pos}
+		d := &decoder{file: src.Name, sink: sink, pos: sc.pos, ctx: ctx}
 		sc.Pos = d.at(root)
 		d.decode(root, reflectValue(sc), "")
 		// Positions of template blocks, to map template errors to lines.

@@ -61,7 +61,7 @@ type lintReport struct {
 	OK bool `json:"ok"`
 }
 
-func runLint(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("lint", lintHelp, stderr)
 	specPath := fs.String("spec", "", "OpenAPI document `FILE` to lint against (default: the embedded Refresh Token spec)")
 	strict := fs.Bool("strict", false, "treat warnings (such as an unscripted status) as failures")
@@ -87,7 +87,10 @@ func runLint(_ context.Context, args []string, stdout, stderr io.Writer) error {
 			return configError{fmt.Errorf("no scenario files (*.yaml, *.yml) in %s", strings.Join(paths, ", "))}
 		}
 	}
-	rep := lint(sp, srcs, *strict)
+	rep, err := lint(ctx, sp, srcs, *strict)
+	if err != nil {
+		return configError{err}
+	}
 	switch *format {
 	case "json":
 		enc := json.NewEncoder(stdout)
@@ -138,13 +141,16 @@ func lintLoadSpec(path string) (*spec.Spec, error) {
 }
 
 // lint loads the sources against sp and gathers every diagnostic and the
-// coverage.
-func lint(sp *spec.Spec, srcs []scenarios.Source, strict bool) *lintReport {
+// coverage. Its error is ctx's, when loading was interrupted.
+func lint(ctx context.Context, sp *spec.Spec, srcs []scenarios.Source, strict bool) (*lintReport, error) {
 	rep := &lintReport{Spec: sp.Name(), Files: []string{}, Strict: strict}
 	for _, s := range srcs {
 		rep.Files = append(rep.Files, s.Name)
 	}
-	set, diags := scenarios.Load(sp, srcs)
+	set, diags, err := scenarios.LoadContext(ctx, sp, srcs)
+	if ctx.Err() != nil {
+		return nil, err
+	}
 	rep.Diagnostics = append(scenarios.Diagnostics{}, diags...)
 	if set != nil {
 		rep.Scenarios = len(set.All())
@@ -154,7 +160,7 @@ func lint(sp *spec.Spec, srcs []scenarios.Source, strict bool) *lintReport {
 	rep.Errors = len(rep.Diagnostics.Errors())
 	rep.Warnings = len(rep.Diagnostics.Warnings())
 	rep.OK = rep.Errors == 0 && (!strict || rep.Warnings == 0)
-	return rep
+	return rep, nil
 }
 
 func writeLintText(w io.Writer, rep *lintReport) {

@@ -83,6 +83,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case errors.Is(err, errFindings):
 		return exitFindings
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		// SIGINT or SIGTERM: stop at once, with one line, whatever was
+		// running (loading scenarios included).
+		fmt.Fprintf(stderr, "refreshmock %s: interrupted\n", args[0])
+		return exitUsage
 	default:
 		if !errors.Is(err, errUsage) || err.Error() != errUsage.Error() {
 			fmt.Fprintf(stderr, "refreshmock %s: %v\n", args[0], err)

@@ -143,7 +143,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cfg, err := o.config(log)
+	cfg, err := o.config(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -194,7 +194,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // config turns the flags into a mockserver.Config, loading the spec and
 // the scenarios. Every scenario problem is written to the log.
-func (o *serveOptions) config(log *slog.Logger) (mockserver.Config, error) {
+func (o *serveOptions) config(ctx context.Context, log *slog.Logger) (mockserver.Config, error) {
 	var cfg mockserver.Config
 	var sp *spec.Spec
 	var err error
@@ -206,7 +206,16 @@ func (o *serveOptions) config(log *slog.Logger) (mockserver.Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	set, diags, err := scenarios.LoadPaths(sp, o.scenarioPaths...)
+	srcs := scenarios.Embedded()
+	if len(o.scenarioPaths) > 0 {
+		if srcs, err = scenarios.ReadPaths(o.scenarioPaths...); err != nil {
+			return cfg, fmt.Errorf("%w: %w", errUsage, err)
+		}
+	}
+	set, diags, err := scenarios.LoadContext(ctx, sp, srcs)
+	if ctx.Err() != nil {
+		return cfg, err
+	}
 	for _, d := range diags {
 		if d.Severity == scenarios.SevError {
 			log.Error("invalid scenario", "at", d.Pos.String(), "problem", d.String())

@@ -138,3 +138,32 @@ func TestParseServeSize(t *testing.T) {
 		}
 	}
 }
+
+// TestInterruptedWhileLoading: SIGINT or SIGTERM (a cancelled context)
+// while serve or lint loads scenarios stops them at once with exit 2 and
+// one line, instead of finishing the load (or, for serve, listening).
+func TestInterruptedWhileLoading(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"lint"},
+		{"lint", "../../scenarios"},
+		{"serve", "--addr", "127.0.0.1:0"},
+		{"serve", "--addr", "127.0.0.1:0", "--scenarios", "../../scenarios"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			var stdout, stderr bytes.Buffer
+			if got, want := run(ctx, args, &stdout, &stderr), exitUsage; got != want {
+				t.Errorf("exit = %d, want %d\nstdout:\n%s\nstderr:\n%s", got, want, stdout.String(), stderr.String())
+			}
+			if got, want := stderr.String(), "refreshmock "+args[0]+": interrupted\n"; got != want {
+				t.Errorf("stderr = %q, want %q", got, want)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout = %q, want nothing", stdout.String())
+			}
+		})
+	}
+}
