@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/refreshmock/refreshmock/scenarios"
@@ -45,6 +47,51 @@ func (s *Server) controlRoutes(e *gin.Engine) {
 	g.POST("/clock/advance", s.ctlAdvance)
 	g.POST("/tokens", s.ctlTokens)
 	g.POST("/reload", s.ctlReload)
+}
+
+// Control API input caps. Every string a control request carries is
+// bounded (the session's cap, maxSession, is the armed queue's): a long
+// subject would otherwise be kept in the token store with every token of
+// its family, and echoed back in errors.
+const (
+	maxControlBody  = 64 << 10 // a control request's JSON body
+	maxScenarioName = 128      // scenario, in arm and the journal filter
+	maxSubject      = 256      // subject, in tokens
+	maxDurationText = 32       // by in clock/advance, ttl in arm
+	maxMethodFilter = 16       // method, in the journal filter
+)
+
+// checkText refuses a control API string field longer than limit bytes,
+// not valid UTF-8, or with control characters.
+func checkText(field, v string, limit int) error {
+	if len(v) > limit {
+		return fmt.Errorf("%s is %d bytes long; use at most %d", field, len(v), limit)
+	}
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("%s is not valid UTF-8", field)
+	}
+	if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
+		return fmt.Errorf("%s has a control character at byte %d; use printable text", field, i)
+	}
+	return nil
+}
+
+// checkTexts runs checkText over field, value, limit triples and answers
+// 400 for the first that fails.
+func checkTexts(c *gin.Context, fields ...textField) bool {
+	for _, f := range fields {
+		if err := checkText(f.name, f.value, f.limit); err != nil {
+			ctlFail(c, http.StatusBadRequest, "%v", err)
+			return false
+		}
+	}
+	return true
+}
+
+// textField is a control API string field and its cap.
+type textField struct {
+	name, value string
+	limit       int
 }
 
 // controlError is the control API's error body.
@@ -82,6 +129,20 @@ func (s *Server) controlGuard(c *gin.Context) {
 		ctlFail(c, http.StatusForbidden, "the control API only answers requests for localhost, 127.0.0.1 or [::1], not Host %q", r.Host)
 		return
 	}
+	// An absolute-form target (POST http://127.0.0.1/__mock/reset) is what
+	// a client sends a proxy. net/http then takes r.Host from the target
+	// and drops the Host header, which therefore cannot be checked: refuse
+	// the form. A request built in process may carry a URL host apart
+	// from r.Host: both must be loopback.
+	if r.RequestURI != "" && !strings.HasPrefix(r.RequestURI, "/") {
+		ctlFail(c, http.StatusForbidden, "the control API does not answer absolute-form request targets (%s %s), whose Host header cannot be checked; send the path only, with Host: 127.0.0.1",
+			r.Method, truncate(r.RequestURI, 200))
+		return
+	}
+	if r.URL.Host != "" && !loopbackHost(r.URL.Host) {
+		ctlFail(c, http.StatusForbidden, "the control API only answers requests for localhost, 127.0.0.1 or [::1], not %q", truncate(r.URL.Host, 200))
+		return
+	}
 	if o := r.Header.Get("Origin"); o != "" && !sameOrigin(o, r.Host) {
 		ctlFail(c, http.StatusForbidden, "the control API does not answer pages of other origins (Origin %s); drive it from a terminal, a test, or with --control-token", o)
 		return
@@ -92,6 +153,17 @@ func (s *Server) controlGuard(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Next()
+}
+
+// truncate cuts s at n bytes (on a rune boundary) for an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 func loopbackAddr(addr string) bool {
@@ -131,9 +203,13 @@ func (s *Server) controlNotFound(c *gin.Context) {
 // decodeControl reads a small JSON body strictly; an empty body leaves v
 // as it is.
 func decodeControl(c *gin.Context, v any) bool {
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, 64<<10))
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxControlBody+1))
 	if err != nil {
 		ctlFail(c, http.StatusBadRequest, "read body: %v", err)
+		return false
+	}
+	if len(body) > maxControlBody {
+		ctlFail(c, http.StatusBadRequest, "the body is larger than %d KiB, the control API's limit", maxControlBody>>10)
 		return false
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
@@ -249,6 +325,10 @@ func (s *Server) ctlArm(c *gin.Context) {
 	if !decodeControl(c, &req) {
 		return
 	}
+	if !checkTexts(c, textField{"scenario", req.Scenario, maxScenarioName}, textField{"session", req.Session, maxSession},
+		textField{"ttl", req.TTL, maxDurationText}) {
+		return
+	}
 	o := armOptions{count: 1, session: req.Session}
 	if req.Count != nil {
 		o.count = *req.Count
@@ -350,6 +430,9 @@ func (s *Server) ctlAdvance(c *gin.Context) {
 	if !decodeControl(c, &req) {
 		return
 	}
+	if !checkTexts(c, textField{"by", req.By, maxDurationText}) {
+		return
+	}
 	d, err := time.ParseDuration(req.By)
 	if err != nil || d <= 0 || d > 100*365*24*time.Hour {
 		ctlFail(c, http.StatusBadRequest, "by %q is not a positive duration such as \"15m\" or \"720h\"", req.By)
@@ -371,6 +454,9 @@ type TokenRequest struct {
 func (s *Server) ctlTokens(c *gin.Context) {
 	var req TokenRequest
 	if !decodeControl(c, &req) {
+		return
+	}
+	if !checkTexts(c, textField{"subject", req.Subject, maxSubject}) {
 		return
 	}
 	iss := s.store.issue(req.Subject)

@@ -176,7 +176,10 @@ func TestControlAPINetwork(t *testing.T) {
 // sendControl sends one request in process. Remote and host default to
 // loopback.
 func sendControl(s *Server, method, path, body string, a attack) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(method, "http://127.0.0.1:8080"+path, strings.NewReader(body))
+	// Origin-form, as a browser or curl sends it: an absolute-form target
+	// is refused by the control API.
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Host = "127.0.0.1:8080"
 	req.RemoteAddr = "127.0.0.1:40000"
 	if a.remote != "" {
 		req.RemoteAddr = a.remote
