@@ -49,82 +49,92 @@ func (r *runner) scenarioCase(sc *scenarios.Scenario) caseDef {
 		id: "scenario/" + sc.Name, kind: KindScenario, title: title, source: sc.Pos.String(),
 		needs: sc.Conform.Vars, expects: expects,
 		run: func(ctx context.Context, cr *caseRun) {
-			rot := &rotation{r: r, issued: map[string]int{}, rotatedAway: map[string]int{}}
-			for i := range sc.Conform.Steps {
-				st := &sc.Conform.Steps[i]
-				step := i + 1
-				rq, missing := st.Request.Expand(cr.lookup)
-				if len(missing) > 0 {
-					cr.addFinding(Finding{Check: CheckCapture, Step: step, StepName: st.Name,
-						Message: fmt.Sprintf("step not run: ${%s} was not captured by an earlier step", strings.Join(missing, "}, ${"))})
-					return
-				}
-				o, stepOp, err := r.scenarioRequest(op, &rq)
-				if err != nil {
-					check := CheckCapture
-					if errors.Is(err, errOtherOrigin) {
-						check = CheckRedirect
-					}
-					cr.addFinding(Finding{Check: check, Step: step, StepName: st.Name, Message: "step not run: " + err.Error()})
-					return
-				}
-				var resp *response
-				captured := map[string][]string{}
-				for k := 1; k <= st.Times(); k++ {
-					exp := expectation{op: stepOp, statuses: st.Expect.Status, skipSpec: stepOp == nil}
-					if k < st.Times() {
-						// Only the last of a repeated step's responses
-						// must have the expected status.
-						exp.judge = func(int) (Finding, bool) { return Finding{}, false }
-					}
-					name := st.Name
-					if st.Times() > 1 {
-						name = fmt.Sprintf("%s (%d of %d)", st.Name, k, st.Times())
-					}
-					o := o
-					if k > 1 {
-						o = o.clone()
-					}
-					resp = cr.exchange(ctx, step, name, o, exp)
-					if resp == nil {
-						return
-					}
-					for cname, c := range st.Capture {
-						if v, ok := c.Extract(resp.Header, resp.Body); ok {
-							captured[cname] = append(captured[cname], v)
-						}
-					}
-					if k < st.Times() {
-						rot.observe(cr, step, name, o, resp)
-					}
-				}
-				if slices.Contains(st.Expect.Status, resp.Status) {
-					for j := range st.Expect.Assert {
-						a := &st.Expect.Assert[j]
-						if err := a.Check(resp.Body); err != nil {
-							cr.addFinding(Finding{Check: CheckAssertion, Step: step, StepName: st.Name,
-								Field: "$." + a.Path, In: "body", Message: strings.TrimPrefix(err.Error(), scenarios.ErrAssertion.Error()+": "),
-								Expected: a.String(), SpecPointer: sc.PosOf(fmt.Sprintf("conform.steps[%d].expect.assert[%d]", i, j)).String()})
-						}
-					}
-				}
-				names := make([]string, 0, len(st.Capture))
-				for name := range st.Capture {
-					names = append(names, name)
-				}
-				sort.Strings(names)
-				for _, name := range names {
-					c := st.Capture[name]
-					if vs := captured[name]; len(vs) > 0 {
-						cr.setVar(name, strings.Join(vs, ","))
-					} else {
-						cr.addFinding(Finding{Check: CheckCapture, Step: step, StepName: st.Name,
-							Field: c.String(), Message: fmt.Sprintf("expected to capture %s from %s, but the response (status %d) does not carry it", name, c.String(), resp.Status)})
-					}
-				}
-				rot.observe(cr, step, st.Name, o, resp)
-			}
+			r.runSteps(ctx, cr, op, sc.Conform.Steps, sc.PosOf, false)
 		},
+	}
+}
+
+// runSteps runs conform steps in order, with captures from one response
+// into the next request; it stops at the first step that cannot run or
+// gets no response. posOf locates a step's fields for messages.
+//
+// bare (for setup steps, whose target is a sign-in call and not the
+// operation under test) checks only statuses and captures.
+func (r *runner) runSteps(ctx context.Context, cr *caseRun, op *spec.Operation, steps []scenarios.Step, posOf func(string) scenarios.Pos, bare bool) {
+	rot := &rotation{r: r, issued: map[string]int{}, rotatedAway: map[string]int{}}
+	for i := range steps {
+		st := &steps[i]
+		step := i + 1
+		rq, missing := st.Request.Expand(cr.lookup)
+		if len(missing) > 0 {
+			cr.addFinding(Finding{Check: CheckCapture, Step: step, StepName: st.Name,
+				Message: fmt.Sprintf("step not run: ${%s} was not captured by an earlier step", strings.Join(missing, "}, ${"))})
+			return
+		}
+		o, stepOp, err := r.scenarioRequest(op, &rq)
+		if err != nil {
+			check := CheckCapture
+			if errors.Is(err, errOtherOrigin) {
+				check = CheckRedirect
+			}
+			cr.addFinding(Finding{Check: check, Step: step, StepName: st.Name, Message: "step not run: " + err.Error()})
+			return
+		}
+		var resp *response
+		captured := map[string][]string{}
+		for k := 1; k <= st.Times(); k++ {
+			exp := expectation{op: stepOp, statuses: st.Expect.Status, skipSpec: stepOp == nil}
+			if k < st.Times() {
+				// Only the last of a repeated step's responses
+				// must have the expected status.
+				exp.judge = func(int) (Finding, bool) { return Finding{}, false }
+			}
+			name := st.Name
+			if st.Times() > 1 {
+				name = fmt.Sprintf("%s (%d of %d)", st.Name, k, st.Times())
+			}
+			o := o
+			if k > 1 {
+				o = o.clone()
+			}
+			resp = cr.exchange(ctx, step, name, o, exp)
+			if resp == nil {
+				return
+			}
+			for cname, c := range st.Capture {
+				if v, ok := c.Extract(resp.Header, resp.Body); ok {
+					captured[cname] = append(captured[cname], v)
+				}
+			}
+			if k < st.Times() {
+				rot.observe(cr, step, name, o, resp)
+			}
+		}
+		if slices.Contains(st.Expect.Status, resp.Status) {
+			for j := range st.Expect.Assert {
+				a := &st.Expect.Assert[j]
+				if err := a.Check(resp.Body); err != nil {
+					cr.addFinding(Finding{Check: CheckAssertion, Step: step, StepName: st.Name,
+						Field: "$." + a.Path, In: "body", Message: strings.TrimPrefix(err.Error(), scenarios.ErrAssertion.Error()+": "),
+						Expected: a.String(), SpecPointer: posOf(fmt.Sprintf("conform.steps[%d].expect.assert[%d]", i, j)).String()})
+				}
+			}
+		}
+		names := make([]string, 0, len(st.Capture))
+		for name := range st.Capture {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			c := st.Capture[name]
+			if vs := captured[name]; len(vs) > 0 {
+				cr.setVar(name, strings.Join(vs, ","))
+			} else {
+				cr.addFinding(Finding{Check: CheckCapture, Step: step, StepName: st.Name,
+					Field: c.String(), Message: fmt.Sprintf("expected to capture %s from %s, but the response (status %d) does not carry it", name, c.String(), resp.Status)})
+			}
+		}
+		rot.observe(cr, step, st.Name, o, resp)
 	}
 }
 

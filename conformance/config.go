@@ -19,6 +19,10 @@ import (
 // (exit code 2).
 var ErrConfig = errors.New("configuration")
 
+// ErrSetup is wrapped when the setup file's steps failed, so the suite did
+// not run (exit code 2).
+var ErrSetup = errors.New("setup failed")
+
 // ErrUnreachable is wrapped when the target cannot be reached at all
 // (exit code 2).
 var ErrUnreachable = errors.New("target unreachable")
@@ -30,6 +34,19 @@ const (
 	DefaultMaxResponseBytes = 1 << 20
 	DefaultOversizedBody    = 2 << 20
 	DefaultRaceRequests     = 8
+	// DefaultDeadline bounds a whole run (--deadline).
+	DefaultDeadline = 5 * time.Minute
+	// DefaultInflightBytes bounds the response bodies held in memory at
+	// once, whatever --concurrency and --race-requests say.
+	DefaultInflightBytes = 32 << 20
+)
+
+// Caps on the runner's numeric options.
+const (
+	MaxConcurrency        = 256
+	MaxRaceRequests       = 256
+	MaxResponseBytesLimit = 64 << 20
+	MaxOversizedBody      = 64 << 20
 )
 
 // Variables the built-in flows read.
@@ -75,6 +92,9 @@ type Config struct {
 	UserSpec bool
 	// Severity overrides the catalogue's severity of individual checks.
 	Severity map[string]Severity
+	// Setup, when set, runs before the suite; its captures fill the
+	// variables that are not set (e.g. REFRESH_TOKENS from a sign-in).
+	Setup *scenarios.Setup
 	// Scenarios are the scenarios whose conform sections become cases (nil:
 	// none).
 	Scenarios *scenarios.Set
@@ -105,6 +125,11 @@ type Config struct {
 	MinCoverage *MinCoverage
 	// MaxResponseBytes caps each response body.
 	MaxResponseBytes int64
+	// InflightBytes bounds the response bodies held in memory at once
+	// (default DefaultInflightBytes): with 1 MiB bodies, at most 32
+	// responses are read and checked at the same time, whatever
+	// Concurrency and RaceRequests say.
+	InflightBytes int64
 	// OversizedBody is the size of the oversized-body negative case.
 	OversizedBody int
 	// RaceRequests is the number of parallel requests of the race flow.

@@ -33,6 +33,7 @@ const (
 	KindScenario = "scenario"
 	KindNegative = "negative"
 	KindFlow     = "flow"
+	KindSetup    = "setup"
 )
 
 // Finding is one failed check on one response (or on a flow).

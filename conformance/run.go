@@ -14,8 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/refreshmock/refreshmock/scenarios"
 	"github.com/refreshmock/refreshmock/spec"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 )
 
 // runner holds what every case of a run shares.
@@ -36,6 +38,11 @@ type runner struct {
 	// from the token pool (drawn lists the latter).
 	vars  map[string]string
 	drawn []string
+	// inflight bounds the response bytes held at once: each exchange
+	// reserves its body cap (or the whole budget, if smaller) while it
+	// reads and checks the body.
+	inflight *semaphore.Weighted
+	reserve  int64
 }
 
 // caseDef is a case before it runs.
@@ -65,11 +72,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	cases = append(cases, r.drawPool(cases)...)
 	if err := preflight(ctx, r.base, r.client.Transport.(*http.Transport).TLSClientConfig, cfg.Timeout); err != nil {
 		return nil, err
 	}
 	start := time.Now()
+	var setup []CaseResult
+	if cfg.Setup != nil {
+		res := r.runSetup(ctx)
+		setup = append(setup, res)
+		if res.Outcome == Fail {
+			rep := &Report{Target: r.base.Redacted(), Spec: r.sp.Name(), Operation: r.op.ID, Cases: setup, Duration: time.Since(start)}
+			rep.summarize(cfg.Strict, nil)
+			return rep, fmt.Errorf("%w: %s failed, so the suite did not run; see its findings", ErrSetup, cfg.Setup)
+		}
+	}
+	cases = append(cases, r.drawPool(cases)...)
 	results := make([]CaseResult, len(cases))
 	var (
 		mu   sync.Mutex
@@ -94,7 +111,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		Target:    r.base.Redacted(),
 		Spec:      r.sp.Name(),
 		Operation: r.op.ID,
-		Cases:     results,
+		Cases:     append(setup, results...),
 		Duration:  time.Since(start),
 	}
 	rep.Coverage = r.coverage(cases, results)
@@ -135,6 +152,11 @@ func newRunner(cfg *Config) (*runner, error) {
 			}
 		}
 	}
+	budget := cfg.InflightBytes
+	if budget <= 0 {
+		budget = DefaultInflightBytes
+	}
+	r.inflight, r.reserve = semaphore.NewWeighted(budget), min(budget, cfg.MaxResponseBytes)
 	r.vars = maps.Clone(cfg.Vars)
 	if r.vars == nil {
 		r.vars = map[string]string{}
@@ -264,6 +286,7 @@ func (cr *caseRun) lookup(name string) (string, bool) {
 
 func (cr *caseRun) setVar(name, value string) {
 	cr.r.red.Add(value)
+	cr.r.red.Add(ParsePool(value)...) // a capture of a repeated step joins its values
 	cr.mu.Lock()
 	cr.vars[name] = value
 	cr.mu.Unlock()
@@ -322,6 +345,12 @@ func (r *runner) runCase(ctx context.Context, c caseDef) CaseResult {
 		c.run(ctx, cr)
 	}()
 	res.Duration = time.Since(start)
+	r.finish(&res)
+	return res
+}
+
+// finish orders and redacts a case's result and gives its outcome.
+func (r *runner) finish(res *CaseResult) {
 	sort.SliceStable(res.Exchanges, func(i, j int) bool { return res.Exchanges[i].Step < res.Exchanges[j].Step })
 	for i := range res.Findings {
 		f := &res.Findings[i]
@@ -336,6 +365,46 @@ func (r *runner) runCase(ctx context.Context, c caseDef) CaseResult {
 	if e, w := res.Count(); e > 0 || r.cfg.Strict && w > 0 {
 		res.Outcome = Fail
 	}
+}
+
+// runSetup runs the setup file's steps, one after another, before the
+// suite. Captured values fill the run's variables that are not set (or are
+// empty); a variable set by the user wins.
+func (r *runner) runSetup(ctx context.Context) CaseResult {
+	su := r.cfg.Setup
+	res := CaseResult{ID: "setup", Kind: KindSetup, Title: "setup steps from " + su.File, Source: su.File}
+	vars := maps.Clone(r.vars)
+	for _, n := range su.Vars {
+		if strings.TrimSpace(vars[n]) == "" {
+			res.Missing = append(res.Missing, n)
+		}
+	}
+	if len(res.Missing) > 0 {
+		res.Findings = append(res.Findings, Finding{Check: CheckFlowPrecondition, Severity: r.policy.Severity(CheckFlowPrecondition),
+			Message:  fmt.Sprintf("the setup file needs %s, which is not set (or is empty)", strings.Join(res.Missing, ", ")),
+			HowToFix: "set it with --var, the environment (NAME or REFRESHMOCK_VAR_NAME) or a --vars file"})
+		res.Outcome = Fail
+		return res
+	}
+	cr := &caseRun{r: r, res: &res, vars: vars}
+	t0 := time.Now()
+	func() {
+		defer cr.recoverPanic()
+		r.runSteps(ctx, cr, r.op, su.Steps, func(f string) scenarios.Pos { return su.PosOf(strings.TrimPrefix(f, "conform.")) }, true)
+	}()
+	res.Duration = time.Since(t0)
+	for k, v := range cr.vars {
+		if _, given := r.vars[k]; strings.TrimSpace(r.vars[k]) == "" && v != "" {
+			if !given {
+				res.Notes = append(res.Notes, "captured "+k)
+			} else {
+				res.Notes = append(res.Notes, "captured "+k+" (it was set but empty)")
+			}
+			r.vars[k] = v
+		}
+	}
+	sort.Strings(res.Notes)
+	r.finish(&res)
 	return res
 }
 
@@ -421,6 +490,8 @@ type expectation struct {
 	// returns the finding a status deserves (with the check that names
 	// what went wrong), or false when the status is acceptable.
 	judge func(status int) (Finding, bool)
+	// bare checks the status only (setup steps).
+	bare bool
 }
 
 // exchange sends one request of a case, records it (redacted), runs every
@@ -435,6 +506,13 @@ func (cr *caseRun) exchange(ctx context.Context, step int, name string, o *outRe
 	if o.HasBody {
 		r.red.LearnJSON(o.Body)
 	}
+	if err := r.inflight.Acquire(ctx, r.reserve); err != nil {
+		cr.mu.Lock()
+		cr.res.Exchanges = append(cr.res.Exchanges, Exchange{Step: step, Name: name, Method: o.Method, URL: r.red.String(o.Path), Error: "not sent: the run was interrupted"})
+		cr.mu.Unlock()
+		return nil
+	}
+	defer r.inflight.Release(r.reserve)
 	resp := r.send(ctx, o)
 	if resp.Header != nil {
 		r.red.LearnHeader(resp.Header)
@@ -486,7 +564,13 @@ func (cr *caseRun) exchange(ctx context.Context, step int, name string, o *outRe
 				findings = append(findings, f)
 			}
 		}
-		findings = append(findings, CheckResponse(r.sp, exp.op, in)...)
+		switch {
+		case !exp.bare:
+			findings = append(findings, CheckResponse(r.sp, exp.op, in)...)
+		case len(in.Expected) > 0 && !slices.Contains(in.Expected, resp.Status):
+			findings = append(findings, Finding{Check: CheckStatusExpected, Expected: statusList(in.Expected), Got: fmt.Sprint(resp.Status),
+				Message: fmt.Sprintf("expected status %s, got %d", statusList(in.Expected), resp.Status)})
+		}
 	}
 	for i := range findings {
 		findings[i].Severity = r.policy.Severity(findings[i].Check)

@@ -14,6 +14,7 @@ import (
 
 	"sort"
 	"strconv"
+	"slices"
 	"strings"
 
 	"github.com/refreshmock/refreshmock/spec"
@@ -27,6 +28,9 @@ var shipped embed.FS
 type Source struct {
 	Name string
 	Data []byte
+	// Builtin marks a shipped file: a scenario of another source with the
+	// same name replaces a builtin one instead of clashing with it.
+	Builtin bool
 }
 
 // Embedded returns the shipped scenario files, in name order.
@@ -34,19 +38,28 @@ func Embedded() []Source {
 	entries, _ := fs.ReadDir(shipped, ".")
 	var out []Source
 	for _, e := range entries {
+		if !IsScenarioFile(e.Name()) {
+			continue
+		}
 		data, err := fs.ReadFile(shipped, e.Name())
 		if err != nil {
 			continue
 		}
-		out = append(out, Source{Name: "scenarios/" + e.Name(), Data: data})
+		out = append(out, Source{Name: "scenarios/" + e.Name(), Data: data, Builtin: true})
 	}
 	return out
 }
 
-// IsScenarioFile reports whether a file name is read as scenarios.
+// IsScenarioFile reports whether a file name is read as scenarios:
+// *.yaml and *.yml, except conform setup files (*-setup.yaml, *-setup.yml,
+// such as mock-setup.yaml), which a directory may hold beside them.
 func IsScenarioFile(name string) bool {
-	ext := strings.ToLower(filepath.Ext(name))
-	return ext == ".yaml" || ext == ".yml"
+	lower := strings.ToLower(filepath.Base(name))
+	ext := filepath.Ext(lower)
+	if ext != ".yaml" && ext != ".yml" {
+		return false
+	}
+	return !strings.HasSuffix(strings.TrimSuffix(lower, ext), "-setup")
 }
 
 // ReadPaths reads scenario files from files and directories (not
@@ -90,7 +103,12 @@ type Set struct {
 	byName   map[string]*Scenario
 	files    []string
 	warnings Diagnostics
+	replaced []string
 }
+
+// Replaced says, one line each, which user scenarios replaced a shipped
+// scenario of the same name.
+func (s *Set) Replaced() []string { return s.replaced }
 
 // Spec returns the document the set was validated against.
 func (s *Set) Spec() *spec.Spec { return s.spec }
@@ -163,8 +181,12 @@ func LoadContext(ctx context.Context, sp *spec.Spec, sources []Source) (*Set, Di
 		}
 		set.files = append(set.files, src.Name)
 		for _, sc := range parseFile(ctx, src, sink) {
+			sc.builtin = src.Builtin
 			prepare(sc, sp, sink)
-			if prev, dup := set.byName[sc.Name]; dup && sc.Name != "" {
+			if prev, dup := set.byName[sc.Name]; dup && prev.builtin && !sc.builtin {
+				set.list = slices.DeleteFunc(set.list, func(o *Scenario) bool { return o == prev })
+				set.replaced = append(set.replaced, fmt.Sprintf("%s: scenario %q replaces the shipped one of that name (%s)", sc.PosOf("name"), sc.Name, prev.PosOf("name")))
+			} else if dup && sc.Name != "" {
 				sink.errorf(sc.PosOf("name"), "name", "duplicate scenario name %q; it is already used at %s; names must be unique across all files", sc.Name, prev.PosOf("name"))
 				continue
 			}

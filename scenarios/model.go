@@ -31,6 +31,10 @@ type Scenario struct {
 	Response Response `yaml:"response" json:"response"`
 	Conform  *Conform `yaml:"conform" json:"conform,omitempty"`
 
+	// builtin marks a shipped scenario, which a user scenario of the same
+	// name replaces.
+	builtin bool
+
 	// Pos is where the scenario starts.
 	Pos Pos `yaml:"-" json:"-"`
 	pos positions

@@ -129,6 +129,9 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		maxBytes    = fs.Int64("max-response-bytes", conformance.DefaultMaxResponseBytes, "cap on each response body")
 		oversized   = fs.Int("oversized-body", conformance.DefaultOversizedBody, "size in bytes of the oversized-body case")
 		raceN       = fs.Int("race-requests", conformance.DefaultRaceRequests, "parallel requests of the race flow")
+		deadline    = fs.Duration("deadline", conformance.DefaultDeadline, "deadline of the whole run; when it passes the run stops, writes what it has and exits 2")
+		setupFile   = fs.String("setup", "", "setup file: steps run against the target before the suite, whose captures supply variables (e.g. REFRESH_TOKENS from a sign-in); scenarios/mock-setup.yaml for the mock")
+		noBuiltin   = fs.Bool("no-builtin-scenarios", false, "leave out the shipped scenarios (--scenarios then gives the only ones)")
 		color       = fs.String("color", "auto", "colour the text report: auto, always or never")
 		verbose     = fs.Bool("v", false, "log every request (redacted) to stderr and list notes of passing cases")
 		list        = fs.Bool("list", false, "list the case ids and exit")
@@ -141,7 +144,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		skip        = &repeated{split: true}
 		reports     = &repeated{}
 	)
-	fs.Var(scenarioDir, "scenarios", "scenario file or directory (repeatable; default: the shipped scenarios)")
+	fs.Var(scenarioDir, "scenarios", "scenario file or directory whose scenarios are added to the shipped ones (repeatable); a scenario with a shipped name replaces it")
 	fs.Var(vars, "var", "variable NAME=VALUE (repeatable)")
 	fs.Var(varsFiles, "vars", "file of NAME=VALUE lines (repeatable)")
 	fs.Var(headers, "header", "header 'Name: value' sent with every request (repeatable)")
@@ -159,13 +162,37 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
 	}
 
+	switch {
+	case *timeout <= 0:
+		return usageErr("--timeout %s: give a positive duration such as 10s", *timeout)
+	case *deadline <= 0:
+		return usageErr("--deadline %s: give a positive duration such as 5m", *deadline)
+	case *timeout > *deadline:
+		return usageErr("--timeout %s is longer than --deadline %s; a request could never finish in time", *timeout, *deadline)
+	case *concurrency < 1 || *concurrency > conformance.MaxConcurrency:
+		return usageErr("--concurrency %d: give 1 to %d cases at once", *concurrency, conformance.MaxConcurrency)
+	case *raceN < 2 || *raceN > conformance.MaxRaceRequests:
+		return usageErr("--race-requests %d: give 2 to %d parallel requests", *raceN, conformance.MaxRaceRequests)
+	case *maxBytes < 1024 || *maxBytes > conformance.MaxResponseBytesLimit:
+		return usageErr("--max-response-bytes %d: give 1024 to %d bytes", *maxBytes, conformance.MaxResponseBytesLimit)
+	case *oversized < 1 || *oversized > conformance.MaxOversizedBody:
+		return usageErr("--oversized-body %d: give 1 to %d bytes", *oversized, conformance.MaxOversizedBody)
+	case *maxLatency < 0:
+		return usageErr("--max-latency %s: give a positive duration, or 0 for none", *maxLatency)
+	}
 	sp, err := loadSpec(*specFile)
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	set, err := loadScenarioSet(sp, scenarioDir.vals, stderr)
+	set, err := loadScenarioSet(sp, scenarioDir.vals, !*noBuiltin, stderr)
 	if err != nil {
 		return usageErr("%v", err)
+	}
+	var setup *scenarios.Setup
+	if *setupFile != "" {
+		if setup, err = loadSetup(*setupFile); err != nil {
+			return usageErr("%v", err)
+		}
 	}
 	flagVars := map[string]string{}
 	for _, kv := range vars.vals {
@@ -214,13 +241,36 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		cks = append(cks, parsed...)
 	}
 	var reps []reportTarget
+	jsonToStdout := false
 	for _, r := range reports.vals {
 		rt, err := parseReport(r)
 		if err != nil {
 			return usageErr("%v", err)
 		}
+		if rt.file == "-" {
+			if rt.format != "json" && rt.format != "junit" && rt.format != "text" {
+				return usageErr("--report %s -: unknown format", rt.format)
+			}
+			if slices.ContainsFunc(reps, func(o reportTarget) bool { return o.file == "-" }) {
+				return usageErr("--report: only one report can go to stdout (-)")
+			}
+			jsonToStdout = rt.format != "text"
+		}
 		reps = append(reps, rt)
 	}
+	// A machine-readable report on stdout keeps stdout pure: the text
+	// report and progress go to stderr.
+	textOut := stdout
+	if jsonToStdout {
+		textOut = stderr
+	}
+	// Report files are opened before the first request, so that a path
+	// that cannot be written fails the run at once, not after it.
+	reportFiles, err := openReports(reps)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	defer closeReports(reportFiles)
 	var minCov *conformance.MinCoverage
 	if *minCoverage != "" {
 		m, err := conformance.ParseMinCoverage(*minCoverage)
@@ -240,6 +290,9 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageErr("--color %q: use auto, always or never", *color)
 	}
 	red := conformance.NewRedactor()
+	if *insecure {
+		fmt.Fprintln(stderr, "refreshmock conform: warning: --insecure: TLS certificates are not verified; anyone on the path can read the tokens this run sends. Use --ca FILE to trust a private CA instead.")
+	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
@@ -248,7 +301,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	opts := conformance.TextOptions{Color: useColor, Verbose: *verbose}
 	var mu sync.Mutex
 	cfg := conformance.Config{
-		Target: *target, Spec: sp, Scenarios: set, Operation: *operation, Vars: resolved,
+		Target: *target, Spec: sp, UserSpec: *specFile != "", Scenarios: set, Setup: setup, Operation: *operation, Vars: resolved,
 		Header: hdr, Cookies: cks, Timeout: *timeout, Concurrency: *concurrency,
 		Only: only.vals, Skip: skip.vals, Insecure: *insecure, CAFile: *caFile, Strict: *strict,
 		MaxLatency: *maxLatency, MinCoverage: minCov, MaxResponseBytes: *maxBytes,
@@ -256,7 +309,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Progress: func(done, total int, c conformance.CaseResult) {
 			mu.Lock()
 			defer mu.Unlock()
-			fmt.Fprintln(stdout, conformance.ProgressLine(done, total, c, opts))
+			fmt.Fprintln(textOut, conformance.ProgressLine(done, total, c, opts))
 		},
 	}
 	if *list {
@@ -273,21 +326,26 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageErr("--target is required (e.g. --target https://staging.example.com); see refreshmock help conform")
 	}
 	start := time.Now()
-	rep, err := conformance.Run(ctx, cfg)
+	runCtx, cancel := context.WithTimeoutCause(ctx, *deadline, fmt.Errorf("the --deadline of %s passed", *deadline))
+	defer cancel()
+	rep, err := conformance.Run(runCtx, cfg)
 	if err != nil && rep == nil {
 		return err // configuration or unreachable target: exit 2
 	}
+	if err != nil && runCtx.Err() != nil {
+		err = fmt.Errorf("%w; the reports hold what ran", context.Cause(runCtx))
+	}
 	logger.Debug("conform finished", "elapsed", time.Since(start), "ok", rep.OK())
-	if werr := conformance.WriteText(stdout, rep, opts); werr != nil {
+	if werr := conformance.WriteText(textOut, rep, opts); werr != nil {
 		return fmt.Errorf("write report: %w", werr)
 	}
-	for _, rt := range reps {
-		if werr := writeReportFile(rt, rep, stdout, opts); werr != nil {
+	for i, rt := range reps {
+		if werr := writeReport(rt, reportFiles[i], rep, stdout, opts); werr != nil {
 			return usageErr("%v", werr)
 		}
 	}
 	if err != nil {
-		return err // interrupted: exit 2 after writing what was found
+		return err // interrupted, deadline passed or setup failed: exit 2 after writing what was found
 	}
 	if !rep.OK() {
 		return errFindings
@@ -295,29 +353,92 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-func writeReportFile(rt reportTarget, rep *conformance.Report, stdout io.Writer, opts conformance.TextOptions) (err error) {
-	w := stdout
-	if rt.file != "-" {
+// openReports creates every report file before the run, so that a path
+// that cannot be written is an error before the first request. A nil
+// entry stands for stdout.
+func openReports(reps []reportTarget) ([]*os.File, error) {
+	files := make([]*os.File, len(reps))
+	for i, rt := range reps {
+		if rt.file == "-" {
+			continue
+		}
 		f, err := os.Create(rt.file)
 		if err != nil {
-			return fmt.Errorf("--report %s: %w", rt.format, err)
+			closeReports(files)
+			return nil, fmt.Errorf("--report %s: %w (checked before the run: fix the path or the directory's permissions)", rt.format, err)
 		}
-		defer func() {
-			if cerr := f.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("--report %s: %w", rt.format, cerr)
-			}
-		}()
+		files[i] = f
+	}
+	return files, nil
+}
+
+func closeReports(files []*os.File) {
+	for _, f := range files {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+}
+
+func writeReport(rt reportTarget, f *os.File, rep *conformance.Report, stdout io.Writer, opts conformance.TextOptions) error {
+	var w io.Writer = stdout
+	if f != nil {
 		w = f
 	}
+	var err error
 	switch rt.format {
 	case "json":
-		return conformance.WriteJSON(w, rep)
+		err = conformance.WriteJSON(w, rep)
 	case "junit":
-		return conformance.WriteJUnit(w, rep)
+		err = conformance.WriteJUnit(w, rep)
 	default:
 		opts.Color = false
-		return conformance.WriteText(w, rep, opts)
+		err = conformance.WriteText(w, rep, opts)
 	}
+	if err == nil && f != nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("--report %s %s: %w", rt.format, rt.file, err)
+	}
+	return nil
+}
+
+// loadSetup reads and checks a --setup file.
+func loadSetup(file string) (*scenarios.Setup, error) {
+	data, err := readCapped(file, scenarios.MaxSetupBytes)
+	if err != nil {
+		return nil, fmt.Errorf("--setup: %w", err)
+	}
+	su, diags := scenarios.LoadSetup(scenarios.Source{Name: file, Data: data})
+	if su == nil {
+		return nil, fmt.Errorf("--setup %s:\n%s", file, diags.Error())
+	}
+	return su, nil
+}
+
+// readCapped reads a regular file of at most limit bytes.
+func readCapped(file string, limit int64) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", file)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", file, limit)
+	}
+	return data, nil
 }
 
 func loadSpec(file string) (*spec.Spec, error) {
@@ -327,23 +448,29 @@ func loadSpec(file string) (*spec.Spec, error) {
 	return spec.LoadFile(file)
 }
 
-// loadScenarioSet loads the scenarios from paths, or the shipped set.
-func loadScenarioSet(sp *spec.Spec, paths []string, stderr io.Writer) (*scenarios.Set, error) {
-	var (
-		set   *scenarios.Set
-		diags scenarios.Diagnostics
-	)
-	if len(paths) == 0 {
-		set, diags = scenarios.Load(sp, scenarios.Embedded())
-	} else {
-		sources, err := scenarios.ReadPaths(paths...)
-		if err != nil {
+// loadScenarioSet loads the shipped scenarios (unless builtin is false)
+// and adds the scenarios at paths; a scenario of paths with a shipped
+// scenario's name replaces it, which is said on stderr.
+func loadScenarioSet(sp *spec.Spec, paths []string, builtin bool, stderr io.Writer) (*scenarios.Set, error) {
+	var sources []scenarios.Source
+	if len(paths) > 0 {
+		var err error
+		if sources, err = scenarios.ReadPaths(paths...); err != nil {
 			return nil, err
 		}
-		set, diags = scenarios.Load(sp, sources)
 	}
+	if !builtin && len(sources) == 0 {
+		return nil, fmt.Errorf("--no-builtin-scenarios leaves no scenario: add --scenarios DIR")
+	}
+	if builtin {
+		sources = append(scenarios.Embedded(), sources...)
+	}
+	set, diags := scenarios.Load(sp, sources)
 	if set == nil {
 		return nil, fmt.Errorf("%w:\n%s", scenarios.ErrInvalid, diags.Error())
+	}
+	for _, r := range set.Replaced() {
+		fmt.Fprintln(stderr, r)
 	}
 	for _, d := range set.Warnings() {
 		fmt.Fprintln(stderr, d.String())
