@@ -172,26 +172,29 @@ func fieldPath(f string) []any {
 	return out
 }
 
-// detailType names the kind of finding, in the style of the details the
-// API documents (missing, string_type, string_too_short, value_error).
+// detailType names the kind of finding in the style of the details the API
+// documents (missing, string_type, string_too_short, value_error), from
+// the violation's kind.
 func detailType(v spec.Violation) string {
-	reason := v.Reason
-	switch {
-	case strings.HasPrefix(reason, "missing propert"):
+	switch v.Kind {
+	case spec.KindMissing:
 		return "missing"
-	case strings.HasPrefix(reason, "minLength"):
+	case spec.KindTooShort:
 		return "string_too_short"
-	case strings.HasPrefix(reason, "maxLength"):
+	case spec.KindTooLong:
 		return "string_too_long"
-	case strings.HasPrefix(reason, "got ") && strings.Contains(reason, ", want "):
-		want := reason[strings.LastIndex(reason, ", want ")+len(", want "):]
-		if i := strings.LastIndex(want, " "); i >= 0 {
-			want = want[i+1:] // "null or string" -> string
+	case spec.KindType:
+		if v.Want == "" {
+			return "value_error"
+		}
+		want := v.Want
+		if i := strings.LastIndexByte(want, ' '); i >= 0 {
+			want = want[i+1:] // "integer or string": the last type
 		}
 		return want + "_type"
-	case strings.HasPrefix(reason, "value must be one of"), strings.HasPrefix(reason, "enum"):
+	case spec.KindEnum, spec.KindConst:
 		return "enum"
-	case strings.Contains(reason, "pattern"):
+	case spec.KindPattern:
 		return "string_pattern_mismatch"
 	}
 	return "value_error"

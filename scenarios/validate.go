@@ -272,8 +272,8 @@ func violationMessage(v spec.Violation) string {
 	if v.Value != "" {
 		msg += " (got " + v.Value + ")"
 	}
-	if v.HowToFix != "" && !strings.HasPrefix(v.HowToFix, "Ensure that the object being submitted") {
-		msg += "; " + strings.TrimSuffix(v.HowToFix, ".")
+	if fix := v.SpecificFix(); fix != "" {
+		msg += "; " + strings.TrimSuffix(fix, ".")
 	}
 	return msg
 }

@@ -4,7 +4,11 @@
 //
 // It is the only package that imports libopenapi and libopenapi-validator.
 // Their findings are converted into [Violation], our own type, so that an
-// upgrade of those libraries touches this package alone.
+// upgrade of those libraries touches this package alone. A violation says
+// as data which check failed ([Violation.Kind]: missing, type, too-short,
+// pattern, enum, ...) and what it wanted ([Violation.Want]), taken from the
+// validator's structured fields (the failing schema keyword and the schema
+// library's error kind), so that no caller reads the validator's English.
 //
 // # The error-code catalog
 //

@@ -6,12 +6,16 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/pb33f/jsonschema/v6"
+	"github.com/pb33f/jsonschema/v6/kind"
+	"github.com/pb33f/libopenapi-validator/content"
 	vErrors "github.com/pb33f/libopenapi-validator/errors"
+	"github.com/pb33f/libopenapi-validator/helpers"
 	"github.com/tidwall/gjson"
 )
 
@@ -24,6 +28,15 @@ type Violation struct {
 	Message string `json:"message"`
 	// Reason is the validator's detailed reason, when there is one.
 	Reason string `json:"reason,omitempty"`
+	// Kind says, as data, what kind of check failed (KindMissing,
+	// KindType, ...), for findings of the OpenAPI validator; empty for the
+	// envelope rules. It is derived from the validator's structured
+	// fields (the failing schema keyword), never from its prose.
+	Kind Kind `json:"kind,omitempty"`
+	// Want is what the failed check wanted, when that is one value: the
+	// JSON type for KindType (null left out of a nullable type), the
+	// limit for the length and range kinds, the pattern, the format.
+	Want string `json:"want,omitempty"`
 	// Field is the JSON path of the offending value ($.a.b) or the name of
 	// the parameter or header.
 	Field string `json:"field,omitempty"`
@@ -37,6 +50,60 @@ type Violation struct {
 	SpecLine    int    `json:"spec_line,omitempty"`
 	SpecCol     int    `json:"spec_col,omitempty"`
 	HowToFix    string `json:"how_to_fix,omitempty"`
+
+	// nullBranch marks the failure of the null alternative of a nullable
+	// type (type: [X, "null"] split by oneOf), noise when X failed deeper.
+	nullBranch bool
+}
+
+// SpecificFix is HowToFix unless it is the validator's generic advice for
+// any schema failure ("Ensure that the object being submitted, matches
+// the schema correctly"), which says nothing a message does not.
+func (v Violation) SpecificFix() string {
+	if v.HowToFix == vErrors.HowToFixInvalidSchema {
+		return ""
+	}
+	return v.HowToFix
+}
+
+// Kind is the kind of check a value failed.
+type Kind string
+
+// The kinds of Violation.Kind.
+const (
+	KindMissing       Kind = "missing"        // a required property, parameter or header is absent
+	KindType          Kind = "type"           // the value has another JSON type (Want: the type)
+	KindTooShort      Kind = "too-short"      // minLength (Want: the minimum)
+	KindTooLong       Kind = "too-long"       // maxLength (Want: the maximum)
+	KindPattern       Kind = "pattern"        // pattern (Want: the pattern)
+	KindEnum          Kind = "enum"           // enum
+	KindConst         Kind = "const"          // const
+	KindFormat        Kind = "format"         // format (Want: the format)
+	KindTooSmall      Kind = "too-small"      // minimum or exclusiveMinimum (Want: the limit)
+	KindTooLarge      Kind = "too-large"      // maximum or exclusiveMaximum (Want: the limit)
+	KindTooFew        Kind = "too-few"        // minItems or minProperties (Want: the minimum)
+	KindTooMany       Kind = "too-many"       // maxItems or maxProperties (Want: the maximum)
+	KindUnexpected    Kind = "unexpected"     // additionalProperties or unevaluatedProperties
+	KindNoAlternative Kind = "no-alternative" // oneOf, anyOf or not
+	KindMalformed     Kind = "malformed"      // the body could not be decoded (JSON syntax)
+	KindContentType   Kind = "content-type"   // an undocumented content type
+	KindStatus        Kind = "status"         // an undocumented response status
+	KindNoOperation   Kind = "no-operation"   // the path or method is not in the document
+	KindOther         Kind = "other"          // any other schema keyword
+)
+
+// keywordKinds maps the JSON Schema keyword that failed to its kind.
+var keywordKinds = map[string]Kind{
+	"required": KindMissing, "dependentRequired": KindMissing,
+	"type":      KindType,
+	"minLength": KindTooShort, "maxLength": KindTooLong,
+	"pattern": KindPattern, "enum": KindEnum, "const": KindConst, "format": KindFormat,
+	"minimum": KindTooSmall, "exclusiveMinimum": KindTooSmall,
+	"maximum": KindTooLarge, "exclusiveMaximum": KindTooLarge,
+	"minItems": KindTooFew, "minProperties": KindTooFew,
+	"maxItems": KindTooMany, "maxProperties": KindTooMany,
+	"additionalProperties": KindUnexpected, "unevaluatedProperties": KindUnexpected,
+	"oneOf": KindNoAlternative, "anyOf": KindNoAlternative, "not": KindNoAlternative,
 }
 
 // String renders the violation on one line.
@@ -88,7 +155,7 @@ func ruleFor(e *vErrors.ValidationError, response bool) string {
 		if e.ValidationSubType == "contentType" {
 			return RuleRequestContentType
 		}
-		if strings.Contains(e.Message, "could not be decoded") {
+		if undecodable(e) {
 			return RuleRequestJSON
 		}
 		return RuleRequestBody
@@ -96,17 +163,113 @@ func ruleFor(e *vErrors.ValidationError, response bool) string {
 		return RuleResponseStatus
 	case e.ValidationType == "response" && e.ValidationSubType == "contentType":
 		return RuleResponseType
-	case e.ValidationType == "response" && (e.ValidationSubType == "header" || e.ParameterName != ""):
+	case e.ValidationType == "response" && (e.ValidationSubType == "header" || e.ValidationSubType == "headers" || e.ParameterName != ""):
 		return RuleResponseHeader
 	case e.ValidationType == "response" || e.ValidationType == "schema" && response:
-		if strings.Contains(strings.ToLower(e.Message), "header") {
-			return RuleResponseHeader
-		}
 		return RuleResponseBody
 	case e.ValidationType == "header":
 		return RuleResponseHeader
 	}
 	return RuleOther
+}
+
+// undecodable says that the validator could not decode a body: a body
+// finding with the validator's failure context and no schema failure.
+func undecodable(e *vErrors.ValidationError) bool {
+	_, ok := e.Context.(*content.FailureContext)
+	return ok && len(e.SchemaValidationErrors) == 0
+}
+
+// errorKind is the kind of a finding without schema failures, from the
+// validator's validation type and subtype.
+func errorKind(e *vErrors.ValidationError) Kind {
+	switch {
+	case undecodable(e):
+		return KindMalformed
+	case e.ValidationSubType == "contentType":
+		return KindContentType
+	case e.ValidationSubType == "statusCode":
+		return KindStatus
+	case e.ValidationType == "path":
+		return KindNoOperation
+	}
+	return ""
+}
+
+// failureKind is the kind of a schema failure: the keyword at the end of
+// its keyword location, with what the keyword wanted from the schema
+// library's error kind when the failure carries it (unit).
+func failureKind(f *vErrors.SchemaValidationFailure, unit *jsonschema.OutputUnit) (k Kind, want string, nullBranch bool) {
+	kw := f.KeywordLocation[strings.LastIndexByte(f.KeywordLocation, '/')+1:]
+	k, ok := keywordKinds[kw]
+	if !ok {
+		k = KindOther
+	}
+	if unit == nil || unit.Error == nil {
+		return k, "", false
+	}
+	switch ek := unit.Error.Kind.(type) {
+	case *kind.Type:
+		types := slices.DeleteFunc(slices.Clone(ek.Want), func(t string) bool { return t == "null" })
+		return k, strings.Join(types, " or "), len(types) == 0
+	case *kind.MinLength:
+		return k, strconv.Itoa(ek.Want), false
+	case *kind.MaxLength:
+		return k, strconv.Itoa(ek.Want), false
+	case *kind.Pattern:
+		return k, ek.Want, false
+	case *kind.Format:
+		return k, ek.Want, false
+	case *kind.MinItems:
+		return k, strconv.Itoa(ek.Want), false
+	case *kind.MaxItems:
+		return k, strconv.Itoa(ek.Want), false
+	case *kind.Minimum:
+		return k, ek.Want.RatString(), false
+	case *kind.Maximum:
+		return k, ek.Want.RatString(), false
+	case *kind.ExclusiveMinimum:
+		return k, ek.Want.RatString(), false
+	case *kind.ExclusiveMaximum:
+		return k, ek.Want.RatString(), false
+	}
+	return k, "", false
+}
+
+// outputUnits finds the schema library's output unit behind each schema
+// failure: the flattened units of the failure's original error, matched on
+// keyword and instance location (the fields the validator copied from
+// them). The flattening of one original error is done once.
+type outputUnits map[*jsonschema.ValidationError][]jsonschema.OutputUnit
+
+func (u outputUnits) find(f *vErrors.SchemaValidationFailure) *jsonschema.OutputUnit {
+	orig := f.OriginalJsonSchemaError
+	if orig == nil {
+		return nil
+	}
+	units, ok := u[orig]
+	if !ok {
+		units = helpers.FlattenSchemaOutputErrors(orig.DetailedOutput())
+		u[orig] = units
+	}
+	inst := "/" + strings.Join(escapeSegments(f.InstancePath), "/")
+	if len(f.InstancePath) == 0 {
+		inst = ""
+	}
+	for i := range units {
+		if units[i].KeywordLocation == f.KeywordLocation && units[i].InstanceLocation == inst {
+			return &units[i]
+		}
+	}
+	return nil
+}
+
+func escapeSegments(segs []string) []string {
+	out := make([]string, len(segs))
+	for i, s := range segs {
+		out[i] = escapePointer(s)
+	}
+	return out
 }
 
 // source describes what was validated, so that findings can be tied to
@@ -124,6 +287,7 @@ type source struct {
 // failure (and one per missing required property), in a stable order.
 func (s *Spec) convert(errs []*vErrors.ValidationError, src source) []Violation {
 	var out []Violation
+	units := outputUnits{}
 	for _, e := range errs {
 		if e == nil {
 			continue
@@ -136,9 +300,10 @@ func (s *Spec) convert(errs []*vErrors.ValidationError, src source) []Violation 
 			SpecCol:     e.SpecCol,
 			HowToFix:    e.HowToFix,
 			SpecPointer: src.pointer,
+			Kind:        errorKind(e),
 		}
 		if base.Rule == RuleResponseType && src.op != nil {
-			base.Message = responseTypeMessage(e.Message, src)
+			base.Message = responseTypeMessage(src)
 		}
 		named := base.Rule == RuleRequestParameter || base.Rule == RuleResponseHeader
 		if e.ParameterName != "" {
@@ -156,6 +321,8 @@ func (s *Spec) convert(errs []*vErrors.ValidationError, src source) []Violation 
 				continue
 			}
 			v := base
+			unit := units.find(f)
+			v.Kind, v.Want, v.nullBranch = failureKind(f, unit)
 			v.Reason = f.Reason
 			if f.Reason != "" {
 				v.Message = e.Message + ": " + f.Reason
@@ -184,7 +351,7 @@ func (s *Spec) convert(errs []*vErrors.ValidationError, src source) []Violation 
 			case len(f.InstancePath) > 0:
 				v.Field = "$." + strings.Join(f.InstancePath, ".")
 			}
-			if missing := missingProperties(f.Reason); len(missing) > 0 {
+			if missing := missingProperties(unit); len(missing) > 0 {
 				// One finding per missing property, at the property's path.
 				parent := f.FieldPath
 				if parent == "" {
@@ -212,7 +379,7 @@ func (s *Spec) convert(errs []*vErrors.ValidationError, src source) []Violation 
 func dropNullBranches(vs []Violation) []Violation {
 	out := vs[:0]
 	for _, v := range vs {
-		if strings.HasSuffix(v.Reason, "want null") && v.Field != "" {
+		if v.nullBranch && v.Field != "" {
 			deeper := false
 			for _, w := range vs {
 				if strings.HasPrefix(w.Field, v.Field+".") || strings.HasPrefix(w.Field, v.Field+"[") {
@@ -289,28 +456,27 @@ func (src source) fixPointer(ptr string) string {
 // responseTypeMessage says which response of which operation has an
 // undocumented content type; the validator's own message reads
 // "POST / 500 operation response content type ..." (method / status).
-func responseTypeMessage(msg string, src source) string {
+func responseTypeMessage(src source) string {
 	ct := "none"
-	if m := quotedName.FindStringSubmatch(msg); m != nil && m[1] != "" {
-		ct = m[1]
+	if src.value != nil {
+		if v, ok := src.value("header", "Content-Type"); ok && v != "" {
+			ct = v
+		}
 	}
 	return fmt.Sprintf("the %d response of %s %s has content type '%s', which the spec does not document for it",
 		src.status, src.op.Method, src.op.Path, ct)
 }
 
-var quotedName = regexp.MustCompile(`'((?:[^'\\]|\\.)*)'`)
-
-// missingProperties returns the names listed by a "missing property 'a'" or
-// "missing properties 'a', 'b'" reason.
-func missingProperties(reason string) []string {
-	if !strings.HasPrefix(reason, "missing property ") && !strings.HasPrefix(reason, "missing properties ") {
+// missingProperties returns the names of the missing properties of a
+// failed "required".
+func missingProperties(unit *jsonschema.OutputUnit) []string {
+	if unit == nil || unit.Error == nil {
 		return nil
 	}
-	var names []string
-	for _, m := range quotedName.FindAllStringSubmatch(reason, -1) {
-		names = append(names, strings.ReplaceAll(m[1], `\'`, "'"))
+	if r, ok := unit.Error.Kind.(*kind.Required); ok {
+		return r.Missing
 	}
-	return names
+	return nil
 }
 
 func sortViolations(vs []Violation) {
