@@ -2,10 +2,7 @@ package scenarios
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,6 +13,7 @@ import (
 	"text/template/parse"
 	"time"
 
+	"github.com/refreshmock/refreshmock/internal/jwt"
 	"github.com/tidwall/gjson"
 )
 
@@ -70,7 +68,7 @@ func (d *RenderData) Var(name string) string { return d.Vars[name] }
 
 // JWTKey signs the mock's JWT-shaped tokens (HS256). They are test tokens:
 // the key is public on purpose.
-var JWTKey = []byte("refreshmock-not-a-secret")
+var JWTKey = jwt.Key
 
 // FuncNames lists the template functions, for documentation and the JSON
 // Schema.
@@ -219,18 +217,8 @@ func NewUUID() string {
 }
 
 // SignJWT returns an HS256 JWT (header.payload.signature) of claims, signed
-// with JWTKey.
-func SignJWT(claims map[string]any) (string, error) {
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", fmt.Errorf("jwt claims: %w", err)
-	}
-	enc := base64.RawURLEncoding
-	unsigned := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString(payload)
-	mac := hmac.New(sha256.New, JWTKey)
-	mac.Write([]byte(unsigned))
-	return unsigned + "." + enc.EncodeToString(mac.Sum(nil)), nil
-}
+// with JWTKey (internal/jwt, the module's one JWT implementation).
+func SignJWT(claims map[string]any) (string, error) { return jwt.SignClaims(claims) }
 
 // Rendered is a response ready to write.
 type Rendered struct {
