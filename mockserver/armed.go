@@ -228,13 +228,21 @@ func (st *store) armedList() []armedEntry {
 	return out
 }
 
-func (st *store) disarm() int {
+// disarm drops every entry and says how many.
+func (st *store) disarm() int { return st.disarmWhere(nil) }
+
+// disarmWhere drops the entries drop selects (nil: all) and says how many.
+func (st *store) disarmWhere(drop func(*armedEntry) bool) int {
 	q := &st.armed
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := len(q.entries)
-	q.entries = nil
-	return n
+	if drop == nil {
+		q.entries = nil
+		return n
+	}
+	q.entries = slices.DeleteFunc(q.entries, drop)
+	return n - len(q.entries)
 }
 
 // popArmed takes one use of the first entry armed for the operation and

@@ -30,6 +30,7 @@ var controlEndpoints = []string{
 	"GET /__mock/journal",
 	"GET /__mock/clock",
 	"POST /__mock/clock/advance",
+	"POST /__mock/clock/reset",
 	"POST /__mock/tokens",
 	"POST /__mock/reload",
 }
@@ -45,6 +46,7 @@ func (s *Server) controlRoutes(e *gin.Engine) {
 	g.GET("/journal", s.ctlJournal)
 	g.GET("/clock", s.ctlClock)
 	g.POST("/clock/advance", s.ctlAdvance)
+	g.POST("/clock/reset", s.ctlClockReset)
 	g.POST("/tokens", s.ctlTokens)
 	g.POST("/reload", s.ctlReload)
 }
@@ -136,11 +138,11 @@ func (s *Server) controlGuard(c *gin.Context) {
 	// from r.Host: both must be loopback.
 	if r.RequestURI != "" && !strings.HasPrefix(r.RequestURI, "/") {
 		ctlFail(c, http.StatusForbidden, "the control API does not answer absolute-form request targets (%s %s), whose Host header cannot be checked; send the path only, with Host: 127.0.0.1",
-			r.Method, truncate(r.RequestURI, 200))
+			r.Method, cutText(r.RequestURI, 200))
 		return
 	}
 	if r.URL.Host != "" && !loopbackHost(r.URL.Host) {
-		ctlFail(c, http.StatusForbidden, "the control API only answers requests for localhost, 127.0.0.1 or [::1], not %q", truncate(r.URL.Host, 200))
+		ctlFail(c, http.StatusForbidden, "the control API only answers requests for localhost, 127.0.0.1 or [::1], not %q", cutText(r.URL.Host, 200))
 		return
 	}
 	if o := r.Header.Get("Origin"); o != "" && !sameOrigin(o, r.Host) {
@@ -153,17 +155,6 @@ func (s *Server) controlGuard(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Next()
-}
-
-// truncate cuts s at n bytes (on a rune boundary) for an error message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
 }
 
 func loopbackAddr(addr string) bool {
@@ -385,8 +376,25 @@ func (s *Server) ctlArmed(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"queue": s.store.armedList()})
 }
 
+// ctlDisarm answers DELETE /__mock/arm: every entry, or those of
+// ?scenario=NAME, or the one of ?id=N.
 func (s *Server) ctlDisarm(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"disarmed": s.store.disarm()})
+	var id int
+	if v := c.Query("id"); v != "" {
+		var err error
+		if id, err = strconv.Atoi(v); err != nil || id < 1 {
+			ctlFail(c, http.StatusBadRequest, "id %q is not an armed entry's id (a positive number)", cutText(v, 20))
+			return
+		}
+	}
+	scenario := c.Query("scenario")
+	if !checkTexts(c, textField{"scenario", scenario, maxScenarioName}) {
+		return
+	}
+	n := s.store.disarmWhere(func(e *armedEntry) bool {
+		return (id == 0 || e.ID == id) && (scenario == "" || e.Scenario == scenario)
+	})
+	c.JSON(http.StatusOK, gin.H{"disarmed": n, "queue": s.store.armedList()})
 }
 
 func (s *Server) ctlReset(c *gin.Context) {
@@ -396,16 +404,38 @@ func (s *Server) ctlReset(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"reset": true, "seed_token": s.cfg.SeedToken, "now": now})
 }
 
+// ctlJournal answers GET /__mock/journal: the last limit entries, oldest
+// first, that the filters keep (since=SEQ for entries after SEQ, method,
+// status, scenario, session: a session or family).
 func (s *Server) ctlJournal(c *gin.Context) {
+	var f journalFilter
 	n := 0
-	if v := c.Query("limit"); v != "" {
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"limit", &n}, {"status", &f.status}} {
+		if v := c.Query(p.name); v != "" {
+			var err error
+			if *p.dst, err = strconv.Atoi(v); err != nil || *p.dst < 0 {
+				ctlFail(c, http.StatusBadRequest, "%s %q is not a non-negative number", p.name, cutText(v, 20))
+				return
+			}
+		}
+	}
+	if v := c.Query("since"); v != "" {
 		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 0 {
-			ctlFail(c, http.StatusBadRequest, "limit %q is not a non-negative number", v)
+		if f.since, err = strconv.ParseUint(v, 10, 64); err != nil {
+			ctlFail(c, http.StatusBadRequest, "since %q is not a journal seq (a non-negative number)", cutText(v, 20))
 			return
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"entries": s.journal.last(n)})
+	f.method, f.scenario, f.session = c.Query("method"), c.Query("scenario"), c.Query("session")
+	if !checkTexts(c, textField{"method", f.method, maxMethodFilter}, textField{"scenario", f.scenario, maxScenarioName},
+		textField{"session", f.session, maxSession}) {
+		return
+	}
+	last := s.journal.lastSeq()
+	c.JSON(http.StatusOK, gin.H{"entries": s.journal.query(&f, n), "last_seq": last})
 }
 
 // ClockState is the body of GET /__mock/clock and POST /__mock/clock/advance.
@@ -439,6 +469,14 @@ func (s *Server) ctlAdvance(c *gin.Context) {
 		return
 	}
 	now, off := s.store.advance(d)
+	c.JSON(http.StatusOK, ClockState{Now: now, Offset: off.String()})
+}
+
+// ctlClockReset answers POST /__mock/clock/reset: the mock clock goes
+// back to real time; tokens, arms and the journal stay.
+func (s *Server) ctlClockReset(c *gin.Context) {
+	_, off := s.store.clock()
+	now, off := s.store.advance(-off)
 	c.JSON(http.StatusOK, ClockState{Now: now, Offset: off.String()})
 }
 

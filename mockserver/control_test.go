@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +94,129 @@ func TestControlAbsoluteForm(t *testing.T) {
 				t.Errorf("POST %s with Host %s: %d, want %d", tc.target, tc.host, resp.StatusCode, tc.want)
 			}
 		})
+	}
+}
+
+// TestJournalFilters: since, method, status, scenario and session select
+// entries; each entry carries the request's headers and body.
+func TestJournalFilters(t *testing.T) {
+	t.Parallel()
+	s := mustServer(t, Config{})
+	call{method: http.MethodOptions, header: map[string]string{"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"}}.serve(t, s)
+	call{cookies: map[string]string{"refresh_token": "rt_test_429_rate_limited"}}.serve(t, s)
+	call{header: map[string]string{"X-Mock-Session": "alice"}, body: `{"refresh_token":"rt_test_502_bad_gateway"}`}.serve(t, s)
+	call{body: `{"refresh_token":"` + strings.Repeat("x", journalBodyMax) + `"}`}.serve(t, s)
+	type page struct {
+		Entries []Entry `json:"entries"`
+		LastSeq uint64  `json:"last_seq"`
+	}
+	get := func(q string) page {
+		t.Helper()
+		r := call{method: http.MethodGet, path: "/__mock/journal" + q}.serve(t, s)
+		if r.status != 200 {
+			t.Fatalf("journal%s: %d %s", q, r.status, r.body)
+		}
+		return decodeJSON[page](t, r)
+	}
+	seqs := func(p page) string {
+		var out []string
+		for _, e := range p.Entries {
+			out = append(out, e.Method+" "+strconv.Itoa(e.Status))
+		}
+		return strings.Join(out, ", ")
+	}
+	tests := []struct{ query, want string }{
+		{"", "OPTIONS 204, POST 429, POST 502, POST 401"},
+		{"?method=POST", "POST 429, POST 502, POST 401"},
+		{"?method=post&limit=1", "POST 401"},
+		{"?since=2", "POST 502, POST 401"},
+		{"?since=4", ""},
+		{"?status=429", "POST 429"},
+		{"?scenario=bad-gateway", "POST 502"},
+		{"?session=alice", "POST 502"},
+	}
+	for _, tc := range tests {
+		if got := seqs(get(tc.query)); got != tc.want {
+			t.Errorf("journal%s = %q, want %q", tc.query, got, tc.want)
+		}
+	}
+	all := get("?method=POST")
+	if all.LastSeq != 4 {
+		t.Errorf("last_seq = %d, want 4", all.LastSeq)
+	}
+	e := all.Entries[1]
+	if e.Headers.Get("X-Mock-Session") != "alice" || e.Body != `{"refresh_token":"rt_test_502_bad_gateway"}` {
+		t.Errorf("entry headers %v body %q: want the request's", e.Headers, e.Body)
+	}
+	if first := all.Entries[0]; !strings.Contains(first.Headers.Get("Cookie"), "rt_test_429_rate_limited") {
+		t.Errorf("cookie header not journaled: %v", first.Headers)
+	}
+	if b := all.Entries[2].Body; len(b) != journalBodyMax {
+		t.Errorf("a long body is kept as %d bytes, want %d", len(b), journalBodyMax)
+	}
+	for _, bad := range []string{"?since=-1", "?status=abc", "?limit=-2", "?method=" + strings.Repeat("P", maxMethodFilter+1)} {
+		if r := (call{method: http.MethodGet, path: "/__mock/journal" + bad}).serve(t, s); r.status != 400 {
+			t.Errorf("journal%s: %d, want 400", bad, r.status)
+		}
+	}
+}
+
+// TestKeepHeadersBounded: large request headers are kept cut.
+func TestKeepHeadersBounded(t *testing.T) {
+	t.Parallel()
+	small := http.Header{"A": {"b"}}
+	if got := keepHeaders(small); got.Get("A") != "b" {
+		t.Fatalf("small headers: %v", got)
+	}
+	big := http.Header{}
+	for i := range 40 {
+		big.Set("X-H"+strconv.Itoa(i), strings.Repeat("v", 60<<10))
+	}
+	kept := keepHeaders(big)
+	n := 0
+	for k, vs := range kept {
+		for _, v := range vs {
+			n += len(k) + len(v)
+		}
+	}
+	if n > journalHeadersMax || len(kept) == 0 {
+		t.Errorf("kept %d header bytes in %d headers, want at most %d and some", n, len(kept), journalHeadersMax)
+	}
+}
+
+// TestDisarmAndClockReset: DELETE /__mock/arm by scenario or id, and the
+// clock going back to real time.
+func TestDisarmAndClockReset(t *testing.T) {
+	t.Parallel()
+	s := mustServer(t, Config{})
+	for _, b := range []string{`{"scenario":"rate-limited"}`, `{"scenario":"internal-error"}`, `{"scenario":"rate-limited","session":"bob"}`} {
+		if r := (call{path: "/__mock/arm", body: b}).serve(t, s); r.status != 200 {
+			t.Fatalf("arm %s: %d %s", b, r.status, r.body)
+		}
+	}
+	type answer struct {
+		Disarmed int          `json:"disarmed"`
+		Queue    []armedEntry `json:"queue"`
+	}
+	del := func(q string) answer {
+		t.Helper()
+		return decodeJSON[answer](t, call{method: http.MethodDelete, path: "/__mock/arm" + q}.serve(t, s))
+	}
+	if a := del("?scenario=rate-limited"); a.Disarmed != 2 || len(a.Queue) != 1 || a.Queue[0].Scenario != "internal-error" {
+		t.Errorf("disarm rate-limited: %+v", a)
+	}
+	if a := del("?id=99"); a.Disarmed != 0 || len(a.Queue) != 1 {
+		t.Errorf("disarm an unknown id: %+v", a)
+	}
+	if a := del("?id=2"); a.Disarmed != 1 || len(a.Queue) != 0 {
+		t.Errorf("disarm id 2: %+v", a)
+	}
+	if r := (call{method: http.MethodDelete, path: "/__mock/arm?id=x"}).serve(t, s); r.status != 400 {
+		t.Errorf("disarm id x: %d", r.status)
+	}
+	call{path: "/__mock/clock/advance", body: `{"by":"36h"}`}.serve(t, s)
+	c := decodeJSON[ClockState](t, call{path: "/__mock/clock/reset"}.serve(t, s))
+	if c.Offset != "0s" {
+		t.Errorf("offset after the clock reset = %s, want 0s", c.Offset)
 	}
 }

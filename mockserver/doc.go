@@ -88,15 +88,19 @@
 //	                               says when no request carried the session lately (a typo?) and lists the
 //	                               sessions seen. Unknown scenario: 404 listing the names.
 //	GET    /__mock/arm             {"queue":[...]}
-//	DELETE /__mock/arm             {"disarmed":N}
+//	DELETE /__mock/arm             {"disarmed":N,"queue":[...]}: every entry, ?scenario=NAME's, or ?id=N
 //	POST   /__mock/reset           {"reset":true,"seed_token":"rt_seed_dev","now":...}: forget tokens, armed
 //	                               entries and the journal; rewind the clock; seed again
 //	GET    /__mock/journal?limit=N {"entries":[{"seq","time","method","path","operation","status","scenario",
 //	                               "rule","why","rejected":[{"scenario","reason","held","of"}],"token_state",
-//	                               "family","session","fault","latency_ms"}]} oldest first, last N (ring of
-//	                               Config.JournalSize)
+//	                               "family","session","fault","latency_ms","headers":{...},"body":"..."}],
+//	                               "last_seq":N} oldest first, last N (ring of Config.JournalSize); filters
+//	                               since=SEQ (entries after it: poll with the last_seq you got), method=POST,
+//	                               status=429, scenario=NAME, session=S (a session or family). Header values
+//	                               are cut at 1 KiB, bodies at 4 KiB.
 //	GET    /__mock/clock           {"now":...,"offset":"15m0s"}
 //	POST   /__mock/clock/advance   body {"by":"15m"} -> {"now":...,"offset":...}
+//	POST   /__mock/clock/reset     the mock clock back to real time -> {"now":...,"offset":"0s"}
 //	POST   /__mock/tokens          body {"subject":"user_1","set_cookie":true} (both optional)
 //	                               -> {"refresh_token":"rt_...","family":"fam_...","subject":...,"expires_at":...}
 //	                               and, with set_cookie, the refresh_token cookie

@@ -29,6 +29,7 @@ func (s *Server) serveOperation(c *gin.Context, op *spec.Operation) {
 	} else {
 		rel, _ := s.relPath(r.URL.Path)
 		out = s.respond(op, &scenarios.RequestData{Method: r.Method, Path: rel, Headers: r.Header, Cookies: cookieMap(r), Query: query(r), Body: body})
+		out.Entry.reqBody = keepBody(body)
 	}
 	if out.Err != nil {
 		s.log.Error("answer with the error envelope", "operation", op.ID, "scenario", out.Entry.Scenario, "err", out.Err)
@@ -223,6 +224,7 @@ func (s *Server) finishStatus(c *gin.Context, start time.Time, ent Entry, status
 	r := c.Request
 	ent.Time, ent.Method, ent.Path, ent.Status = start, r.Method, r.URL.Path, status
 	ent.LatencyMS = float64(lat.Microseconds()) / 1000
+	ent.reqHeaders = keepHeaders(r.Header)
 	s.journal.add(ent)
 	if s.log.Enabled(r.Context(), slog.LevelInfo) {
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",

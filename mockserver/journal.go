@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"net/http"
 	"sync"
 	"time"
 
@@ -30,9 +31,16 @@ type Entry struct {
 	Session    string                `json:"session,omitempty"`
 	Fault      string                `json:"fault,omitempty"`
 	LatencyMS  float64               `json:"latency_ms"`
+	// Headers and Body are the request's, filled when the journal is read
+	// (see journalview.go for the cuts).
+	Headers http.Header `json:"headers,omitempty"`
+	Body    string      `json:"body,omitempty"`
 
 	// explain computes Rejected when the journal is read.
 	explain func() []scenarios.Rejection
+	// reqHeaders and reqBody are kept for Headers and Body.
+	reqHeaders http.Header
+	reqBody    []byte
 }
 
 // journal is a bounded ring of the last requests.
@@ -67,6 +75,7 @@ func (j *journal) last(n int) []Entry {
 		if out[i].explain != nil {
 			out[i].Rejected = out[i].explain()
 		}
+		out[i].Headers, out[i].Body = viewRequest(out[i].reqHeaders, out[i].reqBody)
 	}
 	return out
 }
