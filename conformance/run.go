@@ -116,6 +116,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.Coverage = r.coverage(cases, results)
 	rep.summarize(cfg.Strict, cfg.MinCoverage)
+	r.red.Report(rep) // again, with the secrets learnt since each case ended
 	if err := ctx.Err(); err != nil {
 		return rep, fmt.Errorf("conformance run interrupted: %w", err)
 	}
