@@ -267,10 +267,26 @@ type ScenarioInfo struct {
 	Delay       *scenarios.Delay `json:"delay,omitempty"`
 	File        string           `json:"file"`
 	Line        int              `json:"line"`
+	// Shipped is true for a shipped scenario, false for one from a
+	// --scenarios file.
+	Shipped bool `json:"shipped"`
+	// Replaces is where the shipped scenario of the same name is written,
+	// when this one (from a --scenarios file) replaced it.
+	Replaces string `json:"replaces,omitempty"`
+	// ReplacesDefault names the shipped default this one took over from.
+	ReplacesDefault string `json:"replaces_default,omitempty"`
 }
 
 func (s *Server) ctlScenarios(c *gin.Context) {
 	snap := s.snap.Load()
+	replaces, defaults := map[string]string{}, map[scenarios.Pos]string{}
+	for _, o := range snap.set.Overrides() {
+		if o.Default {
+			defaults[o.By] = o.Name
+		} else {
+			replaces[o.Name] = o.Shipped.String()
+		}
+	}
 	out := []ScenarioInfo{}
 	for _, op := range s.cfg.Spec.Operations() {
 		for _, sc := range snap.sel.Ordered(op.ID) {
@@ -278,6 +294,7 @@ func (s *Server) ctlScenarios(c *gin.Context) {
 				Name: sc.Name, Operation: sc.Operation, Status: sc.Response.Status, Description: sc.Description, Tags: sc.Tags,
 				Default: sc.Default, Priority: sc.Priority, Match: sc.Match.String(), Rotate: sc.Response.Rotate,
 				Fault: sc.Response.Fault, Delay: sc.Response.Delay, File: sc.Pos.File, Line: sc.Pos.Line,
+				Shipped: snap.set.Shipped(sc.Name), Replaces: replaces[sc.Name], ReplacesDefault: defaults[sc.PosOf("default")],
 			})
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -33,14 +34,13 @@ func (s *Server) Reload() error {
 func (s *Server) reloadLocked(ctx context.Context) error {
 	status := reloadStatus{At: s.cfg.Now()}
 	defer func() { s.lastReload = status }()
-	srcs, err := scenarios.ReadPaths(s.cfg.ScenarioPaths...)
-	if err != nil {
-		status.Errors = []string{err.Error()}
-		s.log.Error("scenario reload failed; still serving the last good set", "err", err)
+	set, diags, err := scenarios.LoadWithBuiltin(ctx, s.cfg.Spec, s.cfg.ScenarioPaths, s.cfg.ScenarioOptions)
+	if ctx.Err() != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	set, diags, err := scenarios.LoadContext(ctx, s.cfg.Spec, srcs)
-	if ctx.Err() != nil {
+	if set == nil && diags == nil {
+		status.Errors = []string{err.Error()}
+		s.log.Error("scenario reload failed; still serving the last good set", "err", err)
 		return fmt.Errorf("reload: %w", err)
 	}
 	if set == nil {
@@ -53,6 +53,7 @@ func (s *Server) reloadLocked(ctx context.Context) error {
 	for _, d := range diags.Warnings() {
 		s.log.Warn("scenario warning", "at", d.Pos.String(), "problem", d.String())
 	}
+	LogOverrides(s.log, set)
 	s.swap(set)
 	status.OK = true
 	s.log.Info("scenarios reloaded", "scenarios", len(set.All()), "files", len(set.Files()))
@@ -128,4 +129,19 @@ func signature(paths []string) (string, error) {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, "\n"), nil
+}
+
+// LogOverrides logs, one line each, the shipped scenarios that the user's
+// files replaced (or took the default role from).
+func LogOverrides(log *slog.Logger, set *scenarios.Set) {
+	if log == nil {
+		return
+	}
+	for _, o := range set.Overrides() {
+		if o.Default {
+			log.Info("your default scenario takes over from the shipped default", "shipped", o.Name, "at", o.By.String(), "shipped_at", o.Shipped.String())
+			continue
+		}
+		log.Info("your scenario replaces the shipped one of the same name", "scenario", o.Name, "at", o.By.String(), "shipped_at", o.Shipped.String())
+	}
 }

@@ -87,6 +87,10 @@ type Config struct {
 	// Reload and Watch read them again. Empty means the embedded set, which
 	// is not reloaded.
 	ScenarioPaths []string
+	// ScenarioOptions are how Reload reads ScenarioPaths: on top of the
+	// shipped scenarios unless NoBuiltin, each file capped at MaxFileSize
+	// (see scenarios.LoadWithBuiltin).
+	ScenarioOptions scenarios.LoadOptions
 	// BasePath is prefixed to every operation path, e.g. /api.
 	BasePath string
 	// SeedToken is a refresh token valid from the start (and after reset).

@@ -325,7 +325,7 @@ func TestHotReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := mustServer(t, Config{Scenarios: set, ScenarioPaths: []string{dir}})
+	s := mustServer(t, Config{Scenarios: set, ScenarioPaths: []string{dir}, ScenarioOptions: scenarios.LoadOptions{NoBuiltin: true}})
 	ask := func() result { return call{cookies: map[string]string{"refresh_token": "rt_reload"}}.serve(t, s) }
 	if r := ask(); r.status != 403 {
 		t.Fatalf("before: %d %s", r.status, r.body)

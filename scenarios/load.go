@@ -11,11 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-
 	"sort"
 	"strconv"
-	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/refreshmock/refreshmock/spec"
 	"go.yaml.in/yaml/v3"
@@ -62,20 +61,51 @@ func IsScenarioFile(name string) bool {
 	return !strings.HasSuffix(strings.TrimSuffix(lower, ext), "-setup")
 }
 
+// DefaultMaxFileSize is the largest scenario file ReadFiles reads by
+// default (1 MiB): the shipped files are under 20 KiB each, and a file is
+// decoded whole, into a few times its size.
+const DefaultMaxFileSize int64 = 1 << 20
+
 // ReadPaths reads scenario files from files and directories (not
-// recursively: *.yaml and *.yml), in a stable order.
+// recursively: *.yaml and *.yml), in a stable order, with the checks and
+// the size cap (DefaultMaxFileSize) of ReadFiles. A file that fails them
+// is an error here, its diagnostics as the message.
 func ReadPaths(paths ...string) ([]Source, error) {
+	srcs, diags, err := ReadFiles(paths, 0)
+	if err != nil {
+		return nil, err
+	}
+	if errs := diags.Errors(); len(errs) > 0 {
+		return nil, fmt.Errorf("read scenarios: %w", errs)
+	}
+	return srcs, nil
+}
+
+// ReadFiles reads scenario files from files and directories (not
+// recursively: *.yaml and *.yml), in a stable order. Only regular files
+// are read (a symlink to one is fine): a device (a symlink to /dev/zero),
+// a FIFO (which would block the reader), a socket or a directory named
+// *.yaml is reported as "FILE: file: not a regular file (...)", and a file
+// over maxSize bytes (0 means DefaultMaxFileSize) as "FILE: file: larger
+// than ...": one error diagnostic per file, positioned at the file, the
+// other files read as usual. The error is for a path that does not exist
+// or a directory that cannot be listed.
+func ReadFiles(paths []string, maxSize int64) ([]Source, Diagnostics, error) {
+	if maxSize <= 0 {
+		maxSize = DefaultMaxFileSize
+	}
 	var out []Source
+	var diags Diagnostics
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("read scenarios: %w", err)
+			return nil, nil, fmt.Errorf("read scenarios: %w", err)
 		}
 		files := []string{p}
 		if info.IsDir() {
 			entries, err := os.ReadDir(p)
 			if err != nil {
-				return nil, fmt.Errorf("read scenarios from %s: %w", p, err)
+				return nil, nil, fmt.Errorf("read scenarios from %s: %w", p, err)
 			}
 			files = files[:0]
 			for _, e := range entries {
@@ -86,14 +116,85 @@ func ReadPaths(paths ...string) ([]Source, error) {
 			sort.Strings(files)
 		}
 		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("read scenarios: %w", err)
+			data, problem := readRegular(f, maxSize)
+			if problem != "" {
+				diags = append(diags, Diagnostic{Pos: Pos{File: f}, Severity: SevError, Field: "file", Message: problem})
+				continue
 			}
 			out = append(out, Source{Name: f, Data: data})
 		}
 	}
-	return out, nil
+	diags.Sort()
+	return out, diags, nil
+}
+
+// readRegular reads a regular file of at most maxSize bytes, or says why
+// not. The file is opened without blocking (a FIFO would wait for a
+// writer) and checked through the open descriptor, so that a file swapped
+// for a FIFO or a device between a look and the read is still refused;
+// the read is capped too, for a file that grows while it is read.
+func readRegular(name string, maxSize int64) ([]byte, string) {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, "cannot read: " + pathErrText(err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, "cannot read: " + pathErrText(err)
+	}
+	if !info.Mode().IsRegular() {
+		kind := "not a regular file"
+		switch m := info.Mode(); {
+		case m&fs.ModeNamedPipe != 0:
+			kind += " (a named pipe)"
+		case m&fs.ModeDevice != 0, m&fs.ModeCharDevice != 0:
+			kind += " (a device)"
+		case m&fs.ModeSocket != 0:
+			kind += " (a socket)"
+		case m.IsDir():
+			kind += " (a directory)"
+		}
+		if li, err := os.Lstat(name); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+			if target, err := os.Readlink(name); err == nil {
+				kind += fmt.Sprintf(", through a symlink to %s", target)
+			}
+		}
+		return nil, kind + "; scenario files must be regular files: replace it with one or move it out of the directory"
+	}
+	tooLarge := fmt.Sprintf("larger than %s (the scenario file size cap); split it into several files, or raise the cap with --max-scenario-file", formatSize(maxSize))
+	if info.Size() > maxSize {
+		return nil, tooLarge
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, "cannot read: " + pathErrText(err)
+	}
+	if int64(len(data)) > maxSize {
+		return nil, tooLarge
+	}
+	return data, ""
+}
+
+// pathErrText is an error's text without the path, which the diagnostic
+// gives already.
+func pathErrText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// formatSize writes a byte count as 1 MiB, 512 KiB or 1000 bytes.
+func formatSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // Set is a loaded, validated, immutable set of scenarios.
@@ -103,12 +204,30 @@ type Set struct {
 	byName   map[string]*Scenario
 	files    []string
 	warnings Diagnostics
-	replaced []string
+	// shipped names the scenarios that came from the builtin layer of
+	// LoadCombined; overrides lists what the user's layer replaced.
+	shipped   map[string]bool
+	overrides []Override
 }
 
+// Shipped reports whether the named scenario is a shipped one (the
+// builtin layer of LoadWithBuiltin or LoadCombined), not from a user's
+// file. Sets loaded with Load have no shipped layer.
+func (s *Set) Shipped(name string) bool { return s.shipped[name] }
+
+// Overrides lists the shipped scenarios the user's files replaced, and
+// the shipped defaults they took over from, in load order.
+func (s *Set) Overrides() []Override { return s.overrides }
+
 // Replaced says, one line each, which user scenarios replaced a shipped
-// scenario of the same name.
-func (s *Set) Replaced() []string { return s.replaced }
+// scenario (Overrides, as text).
+func (s *Set) Replaced() []string {
+	var out []string
+	for _, o := range s.overrides {
+		out = append(out, o.String())
+	}
+	return out
+}
 
 // Spec returns the document the set was validated against.
 func (s *Set) Spec() *spec.Spec { return s.spec }
@@ -173,20 +292,162 @@ func Load(sp *spec.Spec, sources []Source) (*Set, Diagnostics) {
 // diagnostics found so far and ctx's error. Otherwise the error is nil
 // when the set loaded, or wraps ErrInvalid when a source has an error.
 func LoadContext(ctx context.Context, sp *spec.Spec, sources []Source) (*Set, Diagnostics, error) {
-	sink := &diagSink{}
-	set := &Set{spec: sp, byName: map[string]*Scenario{}}
+	var builtin, user []Source
 	for _, src := range sources {
-		if err := ctx.Err(); err != nil {
-			return nil, sink.diags, fmt.Errorf("load scenarios: %w", err)
+		if src.Builtin {
+			builtin = append(builtin, src)
+		} else {
+			user = append(user, src)
 		}
-		set.files = append(set.files, src.Name)
-		for _, sc := range parseFile(ctx, src, sink) {
-			sc.builtin = src.Builtin
+	}
+	if len(user) == 0 {
+		// The shipped set alone: loaded as given, every problem reported.
+		return LoadCombined(ctx, sp, nil, builtin)
+	}
+	return LoadCombined(ctx, sp, builtin, user)
+}
+
+// LoadOptions tunes LoadWithBuiltin.
+type LoadOptions struct {
+	// NoBuiltin leaves the shipped scenarios out (--no-builtin-scenarios):
+	// only the files in paths are loaded.
+	NoBuiltin bool
+	// MaxFileSize caps each file read from paths; 0 means
+	// DefaultMaxFileSize.
+	MaxFileSize int64
+}
+
+// LoadWithBuiltin loads the user's scenario files and directories (paths,
+// read with ReadFiles) on top of the shipped scenarios, the way serve,
+// lint and conform take --scenarios DIR: the user's files add to the
+// shipped set rather than replace it. The rules are those of
+// LoadCombined; opts.NoBuiltin loads the user's files alone. With no paths
+// the result is the shipped set (or, with NoBuiltin, an empty set).
+//
+// A path that does not exist is the error; a file that is not regular or
+// is over the size cap is an error diagnostic (and a nil set, like any
+// other invalid file). Set.Overrides says which shipped scenarios the
+// user's files replaced, for the log and GET /__mock/scenarios.
+func LoadWithBuiltin(ctx context.Context, sp *spec.Spec, paths []string, opts LoadOptions) (*Set, Diagnostics, error) {
+	user, diags, err := ReadFiles(paths, opts.MaxFileSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n := len(diags.Errors()); n > 0 {
+		return nil, diags, fmt.Errorf("%w: %d error(s)", ErrInvalid, n)
+	}
+	var builtin []Source
+	if !opts.NoBuiltin {
+		builtin = Embedded()
+	}
+	return LoadCombined(ctx, sp, builtin, user)
+}
+
+// Override records a shipped scenario that a user's file took the place
+// of.
+type Override struct {
+	// Name is the shipped scenario's name.
+	Name string `json:"name"`
+	// Shipped is where the shipped scenario is written.
+	Shipped Pos `json:"shipped"`
+	// By is where the user's scenario is written.
+	By Pos `json:"by"`
+	// Default is true when the user's scenario (By, under another name)
+	// took over as the operation's default: the shipped scenario Name
+	// stays in the set, no longer the default. When false, the user's
+	// scenario of the same name replaced the shipped one whole.
+	Default bool `json:"default,omitempty"`
+}
+
+// String says what happened in one line, for logs.
+func (o Override) String() string {
+	if o.Default {
+		return fmt.Sprintf("the default scenario at %s takes over from the shipped default %q (%s)", o.By, o.Name, o.Shipped)
+	}
+	return fmt.Sprintf("scenario %q at %s replaces the shipped one (%s)", o.Name, o.By, o.Shipped)
+}
+
+// LoadCombined loads two layers of scenario files into one set: builtin
+// (the shipped scenarios; nil for none) and user (the user's files). A
+// user scenario with the name of a shipped one replaces it whole; a user
+// scenario marked default takes that role over from the shipped default of
+// its operation; shipped scenarios of operations the spec does not have
+// are left out (so that --spec other-api.yaml needs no flag). Names must
+// be unique within the user's files. Shipped scenarios come first in load
+// order, then the user's, so that match-rule ties (same priority, as many
+// conditions) go to the shipped ones. Errors and cancellation are as for
+// LoadContext.
+func LoadCombined(ctx context.Context, sp *spec.Spec, builtin, user []Source) (*Set, Diagnostics, error) {
+	sink := &diagSink{}
+	set := &Set{spec: sp, byName: map[string]*Scenario{}, shipped: map[string]bool{}}
+	type parsed struct {
+		name    string
+		scs     []*Scenario
+		builtin bool
+	}
+	parseAll := func(srcs []Source, builtin bool) ([]parsed, error) {
+		var out []parsed
+		for _, src := range srcs {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			scs := parseFile(ctx, src, sink)
+			for _, sc := range scs {
+				sc.builtin = builtin
+			}
+			out = append(out, parsed{src.Name, scs, builtin})
+		}
+		return out, nil
+	}
+	users, err := parseAll(user, false)
+	if err != nil {
+		return nil, sink.diags, fmt.Errorf("load scenarios: %w", err)
+	}
+	byUser, userDefault := map[string]*Scenario{}, map[string]*Scenario{}
+	for _, f := range users {
+		for _, sc := range f.scs {
+			if _, ok := byUser[sc.Name]; !ok && sc.Name != "" {
+				byUser[sc.Name] = sc
+			}
+			if _, ok := userDefault[sc.Operation]; !ok && sc.Default {
+				userDefault[sc.Operation] = sc
+			}
+		}
+	}
+	builtins, err := parseAll(builtin, true)
+	if err != nil {
+		return nil, sink.diags, fmt.Errorf("load scenarios: %w", err)
+	}
+	for i := range builtins {
+		kept := builtins[i].scs[:0]
+		for _, sc := range builtins[i].scs {
+			if _, ok := sp.Operation(sc.Operation); !ok {
+				continue
+			}
+			if by, ok := byUser[sc.Name]; ok {
+				set.overrides = append(set.overrides, Override{Name: sc.Name, Shipped: sc.PosOf("name"), By: by.PosOf("name")})
+				continue
+			}
+			if by, ok := userDefault[sc.Operation]; ok && sc.Default {
+				sc.Default = false
+				set.overrides = append(set.overrides, Override{Name: sc.Name, Shipped: sc.PosOf("default"), By: by.PosOf("default"), Default: true})
+			}
+			set.shipped[sc.Name] = true
+			kept = append(kept, sc)
+		}
+		builtins[i].scs = kept
+	}
+	for _, f := range append(builtins, users...) {
+		if f.builtin && len(f.scs) == 0 {
+			continue // a shipped file wholly replaced, or for another spec
+		}
+		set.files = append(set.files, f.name)
+		for _, sc := range f.scs {
+			if err := ctx.Err(); err != nil {
+				return nil, sink.diags, fmt.Errorf("load scenarios: %w", err)
+			}
 			prepare(sc, sp, sink)
-			if prev, dup := set.byName[sc.Name]; dup && prev.builtin && !sc.builtin {
-				set.list = slices.DeleteFunc(set.list, func(o *Scenario) bool { return o == prev })
-				set.replaced = append(set.replaced, fmt.Sprintf("%s: scenario %q replaces the shipped one of that name (%s)", sc.PosOf("name"), sc.Name, prev.PosOf("name")))
-			} else if dup && sc.Name != "" {
+			if prev, dup := set.byName[sc.Name]; dup && sc.Name != "" {
 				sink.errorf(sc.PosOf("name"), "name", "duplicate scenario name %q; it is already used at %s; names must be unique across all files", sc.Name, prev.PosOf("name"))
 				continue
 			}

@@ -23,15 +23,19 @@ provokes it. Every problem of every file is reported, sorted, as
 file:line:col: field: message [rule].
 
 With no DIR or FILE, lints the shipped (embedded) scenarios. A directory
-means its *.yaml and *.yml files (not recursive). Files are linted together:
-names must be unique across all of them.
+means its *.yaml and *.yml files (not recursive). Your files are linted
+together, on top of the shipped scenarios, as serve --scenarios loads them:
+names must be unique across your files, a scenario of yours with a shipped
+one's name replaces it, and the coverage table counts both.
+--no-builtin-scenarios lints your files alone.
 
-A documented status that no scenario scripts is a warning, so that linting
-one new file alone passes; --strict turns warnings into failures.
+A documented status that no scenario scripts is a warning; --strict turns
+warnings into failures.
 
 --format json prints one document: {"spec", "files", "scenarios", "strict",
 "diagnostics": [{"pos": {"file", "line", "col"}, "severity", "field",
-"message", "rule"}], "coverage": {"operations": [{"operation", "method",
+"message", "rule"}], "shipped_files", "overrides": [{"name", "shipped",
+"by", "default"}], "coverage": {"operations": [{"operation", "method",
 "path", "statuses": [{"status", "description", "documented", "scenarios",
 "conform"}]}]} (null when a file has errors), "errors", "warnings", "ok"}.
 
@@ -42,14 +46,20 @@ Examples:
   refreshmock lint
   refreshmock lint scenarios/
   refreshmock lint --strict my-scenarios/ extra.yaml
+  refreshmock lint --no-builtin-scenarios my-scenarios/
   refreshmock lint --spec other-api.yaml --format json scenarios/
 `
 
 // lintReport is the result of a lint run; --format json prints it as is,
 // so its shape is a stable, machine-readable contract.
 type lintReport struct {
-	Spec        string                `json:"spec"`
-	Files       []string              `json:"files"`
+	Spec  string   `json:"spec"`
+	Files []string `json:"files"`
+	// Shipped lists the shipped files loaded under the user's files (empty
+	// when linting the shipped set itself, or --no-builtin-scenarios).
+	Shipped []string `json:"shipped_files"`
+	// Overrides lists the shipped scenarios the user's files replaced.
+	Overrides   []scenarios.Override  `json:"overrides"`
 	Scenarios   int                   `json:"scenarios"`
 	Strict      bool                  `json:"strict"`
 	Diagnostics scenarios.Diagnostics `json:"diagnostics"`
@@ -66,6 +76,9 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	specPath := fs.String("spec", "", "OpenAPI document `FILE` to lint against (default: the embedded Refresh Token spec)")
 	strict := fs.Bool("strict", false, "treat warnings (such as an unscripted status) as failures")
 	format := fs.String("format", "text", "output `format`: text or json")
+	noBuiltin := fs.Bool("no-builtin-scenarios", false, "lint your files alone, without the shipped scenarios under them")
+	maxFile := serveSizeFlag(scenarios.DefaultMaxFileSize)
+	fs.Var(&maxFile, "max-scenario-file", "largest scenario file read, e.g. 1MiB or 262144 (default 1MiB)")
 	paths, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -78,16 +91,25 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return configError{err}
 	}
-	srcs := scenarios.Embedded()
-	if len(paths) > 0 {
-		if srcs, err = scenarios.ReadPaths(paths...); err != nil {
+	var builtin, user []scenarios.Source
+	var readDiags scenarios.Diagnostics
+	switch {
+	case len(paths) == 0 && *noBuiltin:
+		return configError{fmt.Errorf("--no-builtin-scenarios leaves nothing to lint; name your files or directories")}
+	case len(paths) == 0:
+		user = scenarios.Embedded()
+	default:
+		if user, readDiags, err = scenarios.ReadFiles(paths, int64(maxFile)); err != nil {
 			return configError{err}
 		}
-		if len(srcs) == 0 {
+		if len(user) == 0 && len(readDiags) == 0 {
 			return configError{fmt.Errorf("no scenario files (*.yaml, *.yml) in %s", strings.Join(paths, ", "))}
 		}
+		if !*noBuiltin {
+			builtin = scenarios.Embedded()
+		}
 	}
-	rep, err := lint(ctx, sp, srcs, *strict)
+	rep, err := lint(ctx, sp, builtin, user, readDiags, *strict)
 	if err != nil {
 		return configError{err}
 	}
@@ -140,19 +162,38 @@ func lintLoadSpec(path string) (*spec.Spec, error) {
 	return spec.LoadFile(path)
 }
 
-// lint loads the sources against sp and gathers every diagnostic and the
-// coverage. Its error is ctx's, when loading was interrupted.
-func lint(ctx context.Context, sp *spec.Spec, srcs []scenarios.Source, strict bool) (*lintReport, error) {
-	rep := &lintReport{Spec: sp.Name(), Files: []string{}, Strict: strict}
-	for _, s := range srcs {
+// lint loads the user's sources on top of the builtin ones against sp and
+// gathers every diagnostic (readDiags, the files that could not be read,
+// first) and the coverage. Its error is ctx's, when loading was
+// interrupted.
+func lint(ctx context.Context, sp *spec.Spec, builtin, user []scenarios.Source, readDiags scenarios.Diagnostics, strict bool) (*lintReport, error) {
+	rep := &lintReport{Spec: sp.Name(), Files: []string{}, Shipped: []string{}, Overrides: []scenarios.Override{}, Strict: strict}
+	for _, s := range user {
 		rep.Files = append(rep.Files, s.Name)
 	}
-	set, diags, err := scenarios.LoadContext(ctx, sp, srcs)
-	if ctx.Err() != nil {
-		return nil, err
+	for _, d := range readDiags {
+		rep.Files = append(rep.Files, d.Pos.File)
 	}
-	rep.Diagnostics = append(scenarios.Diagnostics{}, diags...)
+	var set *scenarios.Set
+	var diags scenarios.Diagnostics
+	if len(readDiags.Errors()) == 0 {
+		var err error
+		set, diags, err = scenarios.LoadCombined(ctx, sp, builtin, user)
+		if ctx.Err() != nil {
+			return nil, err
+		}
+	}
+	rep.Diagnostics = append(append(scenarios.Diagnostics{}, readDiags...), diags...)
+	rep.Diagnostics.Sort()
 	if set != nil {
+		for _, f := range set.Files() {
+			for _, b := range builtin {
+				if b.Name == f {
+					rep.Shipped = append(rep.Shipped, f)
+				}
+			}
+		}
+		rep.Overrides = append(rep.Overrides, set.Overrides()...)
 		rep.Scenarios = len(set.All())
 		rep.Coverage = set.Coverage()
 		rep.Diagnostics = append(rep.Diagnostics, rep.Coverage.Warnings(sp.Name())...)
@@ -168,6 +209,12 @@ func writeLintText(w io.Writer, rep *lintReport) {
 		fmt.Fprintln(w, d.String())
 	}
 	if len(rep.Diagnostics) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, o := range rep.Overrides {
+		fmt.Fprintln(w, o.String())
+	}
+	if len(rep.Overrides) > 0 {
 		fmt.Fprintln(w)
 	}
 	if rep.Coverage == nil {
@@ -228,6 +275,9 @@ func writeLintText(w io.Writer, rep *lintReport) {
 		}
 	}
 	loaded := plural(len(rep.Files), "file")
+	if len(rep.Shipped) > 0 {
+		loaded += " and " + plural(len(rep.Shipped), "shipped file")
+	}
 	if rep.Coverage != nil {
 		loaded = plural(rep.Scenarios, "scenario") + " in " + loaded
 	}

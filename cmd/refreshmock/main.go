@@ -41,11 +41,12 @@ var version = "dev"
 
 func commands() map[string]command {
 	return map[string]command{
-		"version": {"print the version", runVersion},
-		"lint":    {"validate scenario files and show which statuses they cover", runLint},
-		"new":     {"scaffold a scenario for a documented status", runNew},
-		"serve":   {"serve the mock (Gin) from the spec and the scenarios", runServe},
-		"conform": {"run the conformance suite against a real implementation", runConform},
+		"version":   {"print the version", runVersion},
+		"lint":      {"validate scenario files and show which statuses they cover", runLint},
+		"new":       {"scaffold a scenario for a documented status", runNew},
+		"serve":     {"serve the mock (Gin) from the spec and the scenarios", runServe},
+		"conform":   {"run the conformance suite against a real implementation", runConform},
+		"scenarios": {"export the shipped scenario files for editing", runScenarios},
 	}
 }
 
@@ -111,9 +112,9 @@ Commands:
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
-	fmt.Fprint(w, `  help      show this text, or a command's help: refreshmock help serve
+	fmt.Fprint(w, `  help       show this text, or a command's help: refreshmock help serve
 
 Exit codes: 0 success, 1 findings (violations, lint errors), 2 the tool could not run.
 `)

@@ -35,13 +35,19 @@ with the scenario and the rule that chose it.
 
 The seeded refresh token (--seed-token, default rt_seed_dev) is valid from
 the start; POST /__mock/tokens issues more, POST /__mock/reset starts over.
-Scenario files given with --scenarios are reloaded when they change; an
-invalid edit is logged with file:line and the last good set keeps serving.
+The shipped scenarios (rotation, test tokens, the 401 flows; see
+refreshmock scenarios export) are always served; --scenarios adds your
+files to them, and a scenario of yours with a shipped one's name replaces
+it (the log and GET /__mock/scenarios say so). --no-builtin-scenarios
+serves your files alone. Scenario files given with --scenarios are
+reloaded when they change; an invalid edit is logged with file:line and the
+last good set keeps serving.
 
 Examples:
   refreshmock serve
   refreshmock serve --addr 127.0.0.1:9000 --base-path /api --access-ttl 30s
-  refreshmock serve --scenarios ./scenarios --cors-origin http://localhost:5173
+  refreshmock serve --scenarios ./my-scenarios --cors-origin http://localhost:5173
+  refreshmock serve --scenarios ./my-scenarios --no-builtin-scenarios
   refreshmock serve --addr 0.0.0.0:8080 --control-token "$(openssl rand -hex 16)"
   curl -i -X POST http://127.0.0.1:8080/auth/refresh --cookie refresh_token=rt_seed_dev
   curl -X POST http://127.0.0.1:8080/__mock/arm -d '{"scenario":"rate-limited","count":1}'
@@ -98,7 +104,8 @@ type serveOptions struct {
 	spec, addr, basePath, seed, controlToken  string
 	accessTTL, refreshTTL, reloadEvery, grace time.Duration
 	sameSite, cookieDomain, cookiePath        string
-	cookieSecure, noValidate                  bool
+	cookieSecure, noValidate, noBuiltin       bool
+	maxScenarioFile                           serveSizeFlag
 	scenarioPaths, corsOrigins                serveListFlag
 	maxBody                                   serveSizeFlag
 	journalSize                               int
@@ -110,9 +117,11 @@ const serveGCPercent = 75
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveHelp, stderr)
-	o := serveOptions{maxBody: mockserver.DefaultMaxBody}
+	o := serveOptions{maxBody: mockserver.DefaultMaxBody, maxScenarioFile: serveSizeFlag(scenarios.DefaultMaxFileSize)}
 	fs.StringVar(&o.spec, "spec", "", "OpenAPI document (default: the embedded Refresh Token spec)")
-	fs.Var(&o.scenarioPaths, "scenarios", "scenario file or directory; repeatable (default: the shipped scenarios, not reloaded)")
+	fs.Var(&o.scenarioPaths, "scenarios", "scenario file or directory, added to the shipped scenarios (a scenario of yours with a shipped one's name replaces it); repeatable; reloaded when it changes")
+	fs.BoolVar(&o.noBuiltin, "no-builtin-scenarios", false, "leave the shipped scenarios out: serve only the --scenarios files")
+	fs.Var(&o.maxScenarioFile, "max-scenario-file", "largest scenario file read, e.g. 1MiB or 262144 (default 1MiB)")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on; a non-loopback address needs --control-token")
 	fs.StringVar(&o.basePath, "base-path", "", "prefix of every operation path, e.g. /api (the control API stays at /__mock/)")
 	fs.StringVar(&o.seed, "seed-token", mockserver.DefaultSeedToken, "refresh token valid from the start and after reset; empty for none")
@@ -206,13 +215,8 @@ func (o *serveOptions) config(ctx context.Context, log *slog.Logger) (mockserver
 	if err != nil {
 		return cfg, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	srcs := scenarios.Embedded()
-	if len(o.scenarioPaths) > 0 {
-		if srcs, err = scenarios.ReadPaths(o.scenarioPaths...); err != nil {
-			return cfg, fmt.Errorf("%w: %w", errUsage, err)
-		}
-	}
-	set, diags, err := scenarios.LoadContext(ctx, sp, srcs)
+	opts := scenarios.LoadOptions{NoBuiltin: o.noBuiltin, MaxFileSize: int64(o.maxScenarioFile)}
+	set, diags, err := scenarios.LoadWithBuiltin(ctx, sp, o.scenarioPaths, opts)
 	if ctx.Err() != nil {
 		return cfg, err
 	}
@@ -226,6 +230,7 @@ func (o *serveOptions) config(ctx context.Context, log *slog.Logger) (mockserver
 	if err != nil {
 		return cfg, fmt.Errorf("%w: %w", errUsage, err)
 	}
+	mockserver.LogOverrides(log, set)
 	sameSite, ok := map[string]http.SameSite{"lax": http.SameSiteLaxMode, "strict": http.SameSiteStrictMode, "none": http.SameSiteNoneMode}[strings.ToLower(o.sameSite)]
 	if !ok {
 		return cfg, fmt.Errorf("%w: --cookie-samesite %q: use Lax, Strict or None", errUsage, o.sameSite)
@@ -240,6 +245,7 @@ func (o *serveOptions) config(ctx context.Context, log *slog.Logger) (mockserver
 		Spec:               sp,
 		Scenarios:          set,
 		ScenarioPaths:      o.scenarioPaths,
+		ScenarioOptions:    opts,
 		BasePath:           o.basePath,
 		SeedToken:          o.seed,
 		AccessTTL:          o.accessTTL,

@@ -47,13 +47,31 @@ var listenURL = regexp.MustCompile(`url=(\S+)`)
 
 // TestServeEndToEnd starts `refreshmock serve` on a free port, refreshes
 // with the seeded token, and stops it through the context as SIGINT would.
+// With --scenarios DIR the shipped scenarios still serve (the seeded token
+// rotates), and the log says which shipped scenarios DIR replaced.
 func TestServeEndToEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		logs []string
+	}{
+		{"shipped", nil, nil},
+		{"scenarios dir on top", []string{"--scenarios", "testdata/lint/override"}, []string{
+			`msg="your scenario replaces the shipped one of the same name" scenario=rate-limited at=testdata/lint/override/mine.yaml:5:1 shipped_at=scenarios/refresh-test-tokens.yaml:`,
+			`msg="your default scenario takes over from the shipped default" shipped=refresh-success at=testdata/lint/override/mine.yaml:`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testServeEndToEnd(t, tc.args, tc.logs) })
+	}
+}
+
+func testServeEndToEnd(t *testing.T, args, logs []string) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	stderr := &lineWriter{want: "msg=listening", hit: make(chan string, 1)}
 	done := make(chan error, 1)
 	go func() {
-		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--base-path", "/api", "--access-ttl", "30s"}, io.Discard, stderr)
+		done <- runServe(ctx, append([]string{"--addr", "127.0.0.1:0", "--base-path", "/api", "--access-ttl", "30s"}, args...), io.Discard, stderr)
 	}()
 	var line string
 	select {
@@ -80,7 +98,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("serve returned %v after shutdown", err)
 	}
-	for _, want := range []string{"msg=request", "scenario=refresh-success", "rule=match", "status=200", "ready_in=", "msg=stopped"} {
+	for _, want := range append([]string{"msg=request", "scenario=refresh-success", "rule=match", "status=200", "ready_in=", "msg=stopped"}, logs...) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, stderr)
 		}
