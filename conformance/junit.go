@@ -6,14 +6,20 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
+// The JUnit types follow Jenkins' junit-10.xsd (the dialect of the xUnit
+// plugin, which GitLab, GitHub actions and most CI readers accept):
+// testsuites carries no skipped count (each testsuite does), every
+// testsuite has name, tests, failures and errors. junit_test.go validates
+// the output against it with xmllint.
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
-	Skipped  int          `xml:"skipped,attr"`
+	Errors   int          `xml:"errors,attr"`
 	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
@@ -95,15 +101,14 @@ func WriteJUnit(w io.Writer, rep *Report) error {
 		case Skip:
 			tc.Skipped = &junitSkipped{Message: c.SkipReason}
 			s.Skipped++
-			root.Skipped++
 		case Fail:
 			first := c.Findings[0]
-			tc.Failure = &junitFailure{Message: first.Check + ": " + first.Message, Type: first.Check, Text: text.String()}
+			tc.Failure = &junitFailure{Message: first.Check + ": " + first.Message, Type: first.Check, Text: xmlText(text.String())}
 			s.Failures++
 			root.Failures++
 		default:
 			if len(c.Findings) > 0 || len(c.Notes) > 0 {
-				tc.SystemOut = &junitText{text.String()}
+				tc.SystemOut = &junitText{xmlText(text.String())}
 			}
 		}
 		s.Tests++
@@ -134,6 +139,35 @@ func findingLine(f Finding) string {
 		fmt.Fprintf(&b, " (step %d)", f.Step)
 	}
 	fmt.Fprintf(&b, ": %s%s", f.Message, f.where())
+	return b.String()
+}
+
+// xmlText replaces what XML 1.0 cannot carry (control characters but tab,
+// newline and carriage return; surrogates; U+FFFE, U+FFFF; invalid UTF-8)
+// by U+FFFD. encoding/xml does so in attributes and character data but
+// writes CDATA sections as they are, and a target's answers (quoted in
+// findings) may hold anything.
+func xmlText(s string) string {
+	ok := func(r rune) bool {
+		return r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
+	}
+	clean := true
+	for _, r := range s {
+		if !ok(r) || r == utf8.RuneError {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s { // invalid UTF-8 comes as RuneError: U+FFFD
+		if !ok(r) {
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
+	}
 	return b.String()
 }
 
