@@ -33,6 +33,8 @@ var controlEndpoints = []string{
 	"POST /__mock/clock/reset",
 	"POST /__mock/tokens",
 	"POST /__mock/reload",
+	"GET /__mock/config",
+	"POST /__mock/config",
 }
 
 func (s *Server) controlRoutes(e *gin.Engine) {
@@ -49,6 +51,8 @@ func (s *Server) controlRoutes(e *gin.Engine) {
 	g.POST("/clock/reset", s.ctlClockReset)
 	g.POST("/tokens", s.ctlTokens)
 	g.POST("/reload", s.ctlReload)
+	g.GET("/config", s.ctlConfig)
+	g.POST("/config", s.ctlSetConfig)
 }
 
 // Control API input caps. Every string a control request carries is
@@ -234,6 +238,9 @@ type Health struct {
 	// SessionsSeen are the sessions requests carried lately (X-Mock-Session
 	// or mock_session), the most recent first.
 	SessionsSeen []seenSession `json:"sessions_seen"`
+	// TokenStore says how full the token store is and whether it had to
+	// forget valid tokens.
+	TokenStore TokenStoreHealth `json:"token_store"`
 }
 
 func (s *Server) ctlHealth(c *gin.Context) {
@@ -249,7 +256,7 @@ func (s *Server) ctlHealth(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, Health{Status: "ok", Spec: s.cfg.Spec.Name(), BasePath: s.cfg.BasePath, Scenarios: len(snap.set.All()),
 		Files: files, LoadedAt: snap.loadedAt, LastReload: last, Now: s.store.now(), Tokens: tokens, Families: fams,
-		Armed: len(pending), PendingArms: pending, SessionsSeen: s.store.sessionsSeen()})
+		Armed: len(pending), PendingArms: pending, SessionsSeen: s.store.sessionsSeen(), TokenStore: s.store.health()})
 }
 
 // ScenarioInfo is one element of GET /__mock/scenarios.
@@ -481,19 +488,22 @@ func (s *Server) ctlAdvance(c *gin.Context) {
 		return
 	}
 	d, err := time.ParseDuration(req.By)
-	if err != nil || d <= 0 || d > 100*365*24*time.Hour {
+	if err != nil || d <= 0 {
 		ctlFail(c, http.StatusBadRequest, "by %q is not a positive duration such as \"15m\" or \"720h\"", req.By)
 		return
 	}
-	now, off := s.store.advance(d)
+	now, off, err := s.store.advance(d)
+	if err != nil {
+		ctlFail(c, http.StatusBadRequest, "%v", err)
+		return
+	}
 	c.JSON(http.StatusOK, ClockState{Now: now, Offset: off.String()})
 }
 
 // ctlClockReset answers POST /__mock/clock/reset: the mock clock goes
 // back to real time; tokens, arms and the journal stay.
 func (s *Server) ctlClockReset(c *gin.Context) {
-	_, off := s.store.clock()
-	now, off := s.store.advance(-off)
+	now, off := s.store.resetClock()
 	c.JSON(http.StatusOK, ClockState{Now: now, Offset: off.String()})
 }
 

@@ -46,11 +46,14 @@ type fakeTokens struct {
 	states   map[string]string // token -> state; others are invalid
 	stale    string            // when set, a strict rotate fails with this state
 	armed    string            // a scenario popArmed returns once
+	offset   time.Duration     // the mock clock's offset
 	observed int               // calls of observe
 	rotated  []string          // tokens rotate was asked to rotate
 }
 
-func (f *fakeTokens) now() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
+func (f *fakeTokens) clock() (time.Time, time.Duration) {
+	return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).Add(f.offset), f.offset
+}
 
 func (f *fakeTokens) observe(token string) (string, string) {
 	f.observed++
@@ -122,6 +125,13 @@ func TestRespond(t *testing.T) {
 			req:    reqData(map[string]string{RefreshCookie: "rt_a"}, nil, ""),
 			want: want{status: 200, scenario: "refresh-success", rule: "match", tokenState: "valid", observed: true, rotated: true,
 				cookie: "refresh_token=rt_next;", header: map[string]string{"Cache-Control": "no-store", "Pragma": "no-cache", "Content-Type": "application/json"}},
+		},
+		{
+			name:   "advanced mock clock: X-Mock-Clock on the answer",
+			tokens: fakeTokens{states: map[string]string{"rt_a": scenarios.TokenValid}, offset: 15 * time.Minute},
+			req:    reqData(map[string]string{RefreshCookie: "rt_a"}, nil, ""),
+			want: want{status: 200, scenario: "refresh-success", rule: "match", tokenState: "valid", observed: true, rotated: true,
+				cookie: "refresh_token=rt_next;", header: map[string]string{ClockHeader: "2026-03-01T12:15:00Z; offset=15m0s"}},
 		},
 		{
 			name: "test token chosen by its match rules",

@@ -60,8 +60,20 @@
 // Cache-Control: no-store. Presenting a rotated token again is reuse: it
 // answers refresh_token_reused and revokes the family, whose newer tokens
 // answer refresh_token_revoked from then on. Refresh tokens expire after
-// Config.RefreshTTL of mock time. The store keeps at most 10,000 tokens,
-// forgetting the oldest.
+// Config.RefreshTTL of mock time. The store keeps at most 10,000 tokens:
+// beyond that a new token takes the place of the token that died first
+// (rotated, or of a revoked family), and only when none is stored of the
+// oldest; /__mock/health ("token_store") counts the valid tokens forgotten
+// that way and warns when there were any.
+//
+// One rule for the two clocks: the access token's iat and exp are on the
+// real (wall) clock, the browser's, so an app's own expiry logic sees
+// expires_in = exp - iat from now; the mock clock (advanced through the
+// control API, at most MaxClockOffset in total) decides only server-side
+// expiry of refresh tokens, and templates see it as .Now. While it is
+// advanced, every scenario response carries "X-Mock-Clock: <mock time>;
+// offset=<offset>". To make the next access tokens short-lived without a
+// restart, POST /__mock/config {"access_ttl": "30s"} (until reset).
 //
 // Test tokens rt_test_<status>_<reason> are not in the store; the shipped
 // scenarios match them (cookie or body) and answer their status.
@@ -74,7 +86,8 @@
 //	GET    /__mock/health          {"status":"ok","spec":...,"base_path":...,"scenarios":N,"files":[...],
 //	                               "loaded_at":...,"last_reload":{"at":...,"ok":true,"errors":[...]},
 //	                               "now":...,"tokens":N,"families":N,"armed":N,"pending_arms":[entry...],
-//	                               "sessions_seen":[{"session","last_seen","requests"}]}
+//	                               "sessions_seen":[{"session","last_seen","requests"}],"token_store":
+//	                               {"max_tokens","evicted","live_evicted","warning","access_ttl","clock_offset"}}
 //	GET    /__mock/scenarios       {"scenarios":[{"name","operation","status","description","tags","default",
 //	                               "priority","match","rotate","fault","delay","file","line"}]} in match order
 //	POST   /__mock/arm             body {"scenario":"rate-limited","count":2,"session":"tab-1","ttl":"10m"}
@@ -90,7 +103,7 @@
 //	GET    /__mock/arm             {"queue":[...]}
 //	DELETE /__mock/arm             {"disarmed":N,"queue":[...]}: every entry, ?scenario=NAME's, or ?id=N
 //	POST   /__mock/reset           {"reset":true,"seed_token":"rt_seed_dev","now":...}: forget tokens, armed
-//	                               entries and the journal; rewind the clock; seed again
+//	                               entries and the journal; rewind the clock; restore access_ttl; seed again
 //	GET    /__mock/journal?limit=N {"entries":[{"seq","time","method","path","operation","status","scenario",
 //	                               "rule","why","rejected":[{"scenario","reason","held","of"}],"token_state",
 //	                               "family","session","fault","latency_ms","headers":{...},"body":"..."}],
@@ -99,8 +112,12 @@
 //	                               status=429, scenario=NAME, session=S (a session or family). Header values
 //	                               are cut at 1 KiB, bodies at 4 KiB.
 //	GET    /__mock/clock           {"now":...,"offset":"15m0s"}
-//	POST   /__mock/clock/advance   body {"by":"15m"} -> {"now":...,"offset":...}
+//	POST   /__mock/clock/advance   body {"by":"15m"} -> {"now":...,"offset":...}; 400 past a total offset of
+//	                               876000h (100 years)
 //	POST   /__mock/clock/reset     the mock clock back to real time -> {"now":...,"offset":"0s"}
+//	GET    /__mock/config          {"access_ttl":"15m0s","refresh_ttl":"720h0m0s"}
+//	POST   /__mock/config          body {"access_ttl":"30s"} (1s to 24h): the next access tokens' lifetime,
+//	                               until reset -> the config in force
 //	POST   /__mock/tokens          body {"subject":"user_1","set_cookie":true} (both optional)
 //	                               -> {"refresh_token":"rt_...","family":"fam_...","subject":...,"expires_at":...}
 //	                               and, with set_cookie, the refresh_token cookie

@@ -43,11 +43,16 @@ type Outcome struct {
 	used, rule []string
 }
 
+// ClockHeader is on every scenario response while the mock clock is
+// advanced: the mock clock's time and its offset from the real clock, e.g.
+// "2026-03-01T12:15:00Z; offset=15m0s".
+const ClockHeader = "X-Mock-Clock"
+
 // tokenStore is what the decision core asks of the mock's mutable state:
 // the mock clock, the state of a presented refresh token, rotation, and
 // the armed queue (and the sessions it has seen). *store implements it.
 type tokenStore interface {
-	now() time.Time
+	clock() (now time.Time, offset time.Duration)
 	observe(token string) (state, familyID string)
 	rotate(presented string, strict bool) (scenarios.TokenData, error)
 	popArmed(op string, sessions []string, lookup func(string) (*scenarios.Scenario, bool)) *scenarios.Scenario
@@ -163,7 +168,8 @@ func (c *core) respond(op *spec.Operation, req *scenarios.RequestData) Outcome {
 // .Token and the new refresh token is set as the refresh_token cookie
 // (unless the scenario scripts that cookie itself).
 func (c *core) render(sc *scenarios.Scenario, req *scenarios.RequestData, token string, strict bool) (Outcome, error) {
-	data := &scenarios.RenderData{Request: *req, Now: c.tokens.now()}
+	now, offset := c.tokens.clock()
+	data := &scenarios.RenderData{Request: *req, Now: now}
 	if sc.Response.Rotate {
 		td, err := c.tokens.rotate(token, strict)
 		if err != nil {
@@ -176,6 +182,10 @@ func (c *core) render(sc *scenarios.Scenario, req *scenarios.RequestData, token 
 		return Outcome{}, err
 	}
 	out := Outcome{Status: r.Status, Header: r.Header, Body: r.Body}
+	if offset != 0 {
+		// r.Header is this render's own map.
+		out.Header[ClockHeader] = []string{now.UTC().Format(time.RFC3339) + "; offset=" + offset.String()}
+	}
 	scriptsRefresh := false
 	for _, rc := range r.Cookies {
 		out.Cookies = append(out.Cookies, c.setCookie(rc.Spec, rc.Value).String())
@@ -185,7 +195,6 @@ func (c *core) render(sc *scenarios.Scenario, req *scenarios.RequestData, token 
 		if !scriptsRefresh {
 			out.Cookies = append(out.Cookies, c.refreshCookie(data.Token.Refresh))
 		}
-		// r.Header is this render's own map.
 		if out.Header.Get("Cache-Control") == "" {
 			out.Header.Set("Cache-Control", "no-store")
 		}

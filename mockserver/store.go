@@ -1,25 +1,17 @@
 package mockserver
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/refreshmock/refreshmock/internal/jwt"
 	"github.com/refreshmock/refreshmock/scenarios"
 )
-
-// maxTokens bounds the token store: the oldest tokens are forgotten
-// beyond it.
-const maxTokens = 10_000
 
 // Issued identifiers: a refresh token is tokenPrefix and base64url of
 // tokenKeyLen random bytes, a family id famPrefix and base64url of
@@ -39,80 +31,42 @@ const (
 	jtiStrLen     = jtiLen / 3 * 4
 )
 
-// maxIndex is the size of the token index when the store is full: a power
-// of two at least twice maxTokens, so that probes stay short.
-const maxIndex = 1 << 15
-
-// The index must keep at least half of its slots empty.
-const _ = uint(maxIndex - 2*maxTokens)
+// Bounds of Config.AccessTTL and of the access_ttl the control API sets.
+const (
+	MinAccessTTL = time.Second
+	MaxAccessTTL = 24 * time.Hour
+)
 
 var b64 = base64.RawURLEncoding
 
-// store is the mock's mutable state: the token store, the armed queue
-// (armed.go, with its own mutex) and the mock clock. Everything else is immutable. It is bounded and guarded
-// by one mutex; the critical sections are a few slice and map operations.
+// store is the mock's mutable state: the tokens (tokenindex.go), their
+// families (families.go), the mock clock (clock.go) and the armed queue
+// (armed.go, with its own mutex). Everything else is immutable. It is
+// bounded and guarded by one mutex; the critical sections are a few slice
+// and map operations. The token store costs about 70 bytes a token, 95
+// when every token starts a family, in a few pointer-free slices.
 //
-// The token store lives in three slices without pointers, so that the GC
-// marks three objects and scans none of them, however many tokens it holds
-// (about 54 bytes a token, 74 when every token starts a family):
-//
-//   - ring, the tokens in issue order (the oldest at head once it is
-//     full, when a new token takes the oldest one's place);
-//   - index, an open-addressing hash table (linear probing) from a
-//     token's random bytes to its place in ring;
-//   - fams, the families, reused through a free list.
-//
-// Only tokens that are not tokenPrefix + base64url(24 bytes) (the seed)
-// and families whose id or subject was given (the seed's, a subject
-// asked of issue) keep strings, in two small side maps. Ids are formatted
-// from the random bytes when asked for.
+// One state machine (present) gives the state of a presented token for
+// both observe and rotate. Beyond maxTokens, a new token takes the slot of
+// the token that died first (rotated, or the live token of a revoked
+// family), and only when none is stored the slot of the oldest token,
+// counted as a live eviction when that token had not expired.
 type store struct {
-	mu         sync.Mutex
-	realNow    func() time.Time
-	offset     time.Duration
-	ring       []tokenSlot
-	head       int // the oldest token once len(ring) == maxTokens
-	index      []uint32
-	shift      uint              // 64 - log2(len(index))
-	named      map[string]uint32 // other tokens: their place in ring
-	fams       []familyRec
-	freeFam    uint32 // first free family + 1; 0: none
-	nFams      int
-	famNames   map[uint32]famNames
-	armed      armedQueue
-	seed       string
-	accessTTL  time.Duration
-	refreshTTL time.Duration
+	mu    sync.Mutex
+	clk   mockClock
+	toks  tokenIndex
+	fams  families
+	dead  deadQueue
+	armed armedQueue
+	seed  string
+	// accessTTL is the lifetime of the access tokens rotation issues;
+	// configTTL is the configured one, which reset restores.
+	accessTTL, configTTL time.Duration
+	refreshTTL           time.Duration
+	// evicted and liveEvicted count, since the last reset, the tokens
+	// forgotten for room and those of them that were still valid.
+	evicted, liveEvicted int
 }
-
-type tokenKey [tokenKeyLen]byte
-
-// tokenSlot is a token in ring.
-type tokenSlot struct {
-	key     tokenKey // the random bytes (zero for a named token)
-	expires int64    // mock-clock Unix nanoseconds
-	family  uint32   // index in fams
-	rotated bool
-	named   bool // the token is in store.named, not in store.index
-}
-
-// familyRec is a family in fams.
-type familyRec struct {
-	rnd   [famIDLen + subjectLen]byte // the random id, then subject
-	flags uint8
-	// tokens counts the family's tokens in ring; in a free record it
-	// links the free list (the next free family + 1).
-	tokens uint32
-}
-
-const (
-	famRevoked uint8 = 1 << iota
-	famNamed         // id or subject in store.famNames
-)
-
-// famNames are the id and subject a family was given (empty: formatted
-// from its random bytes).
-type famNames struct{ id, subject string }
 
 // issued describes a refresh token the store issued.
 type issued struct {
@@ -123,26 +77,24 @@ type issued struct {
 }
 
 func newStore(now func() time.Time, seed string, accessTTL, refreshTTL time.Duration) *store {
-	st := &store{realNow: now, seed: seed, accessTTL: accessTTL, refreshTTL: refreshTTL}
+	st := &store{clk: mockClock{realNow: now}, seed: seed, configTTL: accessTTL, refreshTTL: refreshTTL}
 	st.resetLocked()
 	return st
 }
 
 // resetLocked forgets every token, family and armed entry, rewinds the
-// clock and seeds the starting token. The slices keep their capacity.
+// clock, restores the access-token lifetime and seeds the starting token.
+// The slices keep their capacity.
 func (st *store) resetLocked() {
-	st.offset = 0
-	st.ring = st.ring[:0]
-	st.head = 0
-	clear(st.index)
-	st.named = map[string]uint32{}
-	st.fams = st.fams[:0]
-	st.freeFam = 0
-	st.nFams = 0
-	st.famNames = map[uint32]famNames{}
+	st.clk.offset = 0
+	st.accessTTL = st.configTTL
+	st.toks.reset()
+	st.fams.reset()
+	st.dead.reset()
+	st.evicted, st.liveEvicted = 0, 0
 	st.armed.reset()
 	if st.seed != "" {
-		fi := st.newFamilyLocked(nil, "fam_seed", "user_dev")
+		fi := st.fams.add(nil, "fam_seed", "user_dev")
 		key, ok := parseToken(st.seed)
 		name := st.seed
 		if ok {
@@ -158,295 +110,145 @@ func (st *store) reset() {
 	st.resetLocked()
 }
 
+// realNow is the real (wall) clock.
+func (st *store) realNow() time.Time { return st.clk.realNow() }
+
 // now is the mock clock: the real time plus what the control API advanced.
 func (st *store) now() time.Time {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.realNow().Add(st.offset)
+	return st.clk.now()
 }
 
-func (st *store) advance(d time.Duration) (time.Time, time.Duration) {
+// advance moves the mock clock; an advance past MaxClockOffset is refused
+// with a *ClockRangeError and changes nothing.
+func (st *store) advance(d time.Duration) (time.Time, time.Duration, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.offset += d
-	return st.realNow().Add(st.offset), st.offset
+	err := st.clk.advance(d)
+	return st.clk.now(), st.clk.offset, err
 }
 
+// resetClock puts the mock clock back on the real clock.
+func (st *store) resetClock() (time.Time, time.Duration) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.clk.offset = 0
+	return st.clk.now(), st.clk.offset
+}
+
+// clock returns the mock clock's time and its offset from the real clock.
 func (st *store) clock() (time.Time, time.Duration) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.realNow().Add(st.offset), st.offset
+	return st.clk.now(), st.clk.offset
 }
 
-// parseToken returns the random bytes of a token in the form the store
-// issues (tokenPrefix + base64url of tokenKeyLen bytes).
-func parseToken(s string) (tokenKey, bool) {
-	var key tokenKey
-	if len(s) != tokenStrLen || !strings.HasPrefix(s, tokenPrefix) {
-		return key, false
+// setAccessTTL sets the lifetime of the access tokens issued from now on
+// (until reset); it returns the one in force before.
+func (st *store) setAccessTTL(d time.Duration) (time.Duration, error) {
+	if d < MinAccessTTL || d > MaxAccessTTL {
+		return 0, fmt.Errorf("access_ttl %s is out of range; use %s to %s", d, MinAccessTTL, MaxAccessTTL)
 	}
-	var src [tokenStrLen - len(tokenPrefix)]byte
-	copy(src[:], s[len(tokenPrefix):])
-	// 32 characters decode to exactly 24 bytes (the decoder skips \r and
-	// \n, which then leave fewer): one string per key.
-	n, err := b64.Decode(key[:], src[:])
-	return key, err == nil && n == tokenKeyLen
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	old := st.accessTTL
+	st.accessTTL = d
+	return old, nil
 }
 
-// newFamilyLocked starts a family. Its id and subject are the ones given,
-// else formatted from rnd (famIDLen + subjectLen random bytes).
-func (st *store) newFamilyLocked(rnd []byte, id, subject string) uint32 {
-	var fi uint32
-	if st.freeFam != 0 {
-		fi = st.freeFam - 1
-		st.freeFam = st.fams[fi].tokens
-	} else {
-		if len(st.fams) == cap(st.fams) {
-			// At most maxTokens+1 families live: the new token's, before
-			// the oldest token (perhaps the last of its family) goes.
-			st.fams = grow(st.fams, maxTokens+1)
-		}
-		fi = uint32(len(st.fams))
-		st.fams = st.fams[:fi+1]
-	}
-	f := familyRec{}
-	copy(f.rnd[:], rnd)
-	if id != "" || subject != "" {
-		f.flags |= famNamed
-		st.famNames[fi] = famNames{id: id, subject: subject}
-	}
-	st.fams[fi] = f
-	st.nFams++
-	return fi
+// ttls returns the access-token lifetime in force and the refresh-token
+// lifetime.
+func (st *store) ttls() (access, refresh time.Duration) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.accessTTL, st.refreshTTL
 }
 
-// releaseLocked drops one token of family fi and frees the family with
-// its last token.
-func (st *store) releaseLocked(fi uint32) {
-	f := &st.fams[fi]
-	f.tokens--
-	if f.tokens > 0 {
-		return
-	}
-	if f.flags&famNamed != 0 {
-		delete(st.famNames, fi)
-	}
-	*f = familyRec{tokens: st.freeFam}
-	st.freeFam = fi + 1
-	st.nFams--
-}
-
-// familyLocked returns family fi's id and subject with one allocation.
-func (st *store) familyLocked(fi uint32) (id, subject string) {
-	f := &st.fams[fi]
-	var names famNames
-	if f.flags&famNamed != 0 {
-		names = st.famNames[fi]
-	}
-	var buf [famStrLen + subjectStrLen]byte
-	b := buf[:0]
-	if names.id == "" {
-		b = appendFamilyID(b, f)
-	}
-	cut := len(b)
-	if names.subject == "" {
-		b = append(b, subjectPrefix...)
-		b = b64.AppendEncode(b, f.rnd[famIDLen:])
-	}
-	s := string(b)
-	id, subject = names.id, names.subject
-	if id == "" {
-		id = s[:cut]
-	}
-	if subject == "" {
-		subject = s[cut:]
-	}
-	return id, subject
-}
-
-// familyIDLocked returns family fi's id.
-func (st *store) familyIDLocked(fi uint32) string {
-	f := &st.fams[fi]
-	if f.flags&famNamed != 0 {
-		if id := st.famNames[fi].id; id != "" {
-			return id
-		}
-	}
-	var buf [famStrLen]byte
-	return string(appendFamilyID(buf[:0], f))
-}
-
-func appendFamilyID(b []byte, f *familyRec) []byte {
-	b = append(b, famPrefix...)
-	return b64.AppendEncode(b, f.rnd[:famIDLen])
-}
-
-// home is where the index starts to look for key.
-func (st *store) home(key *tokenKey) int {
-	return int((binary.LittleEndian.Uint64(key[:8]) * 0x9e3779b97f4a7c15) >> st.shift)
-}
-
-// findLocked returns key's place in ring.
-func (st *store) findLocked(key *tokenKey) (int, bool) {
-	if len(st.index) == 0 {
-		return 0, false
-	}
-	mask := len(st.index) - 1
-	for i := st.home(key); ; i = (i + 1) & mask {
-		e := st.index[i]
-		if e == 0 {
-			return 0, false
-		}
-		if st.ring[e-1].key == *key {
-			return int(e - 1), true
-		}
-	}
-}
-
-// lookupLocked returns the place in ring of a presented token.
-func (st *store) lookupLocked(token string) (int, bool) {
-	if key, ok := parseToken(token); ok {
-		return st.findLocked(&key)
-	}
-	pos, ok := st.named[token]
-	return int(pos), ok
-}
-
-func (st *store) indexLocked(key *tokenKey, pos int) {
-	mask := len(st.index) - 1
-	i := st.home(key)
-	for st.index[i] != 0 {
-		i = (i + 1) & mask
-	}
-	st.index[i] = uint32(pos) + 1
-}
-
-// unindexLocked removes ring[pos], whose key is key, from the index,
-// moving back the entries after it that it pushed further from home
-// (deletion without tombstones, for linear probing).
-func (st *store) unindexLocked(key *tokenKey, pos int) {
-	mask := len(st.index) - 1
-	i := st.home(key)
-	for st.index[i] != uint32(pos)+1 {
-		i = (i + 1) & mask
-	}
-	for j := i; ; {
-		j = (j + 1) & mask
-		e := st.index[j]
-		if e == 0 {
-			break
-		}
-		// The entry at j stays unless its home is outside (i, j].
-		k := st.home(&st.ring[e-1].key)
-		if (i < j && (k <= i || k > j)) || (j < i && k <= i && k > j) {
-			st.index[i] = e
-			i = j
-		}
-	}
-	st.index[i] = 0
-}
-
-// growIndexLocked makes room in the index for n tokens.
-func (st *store) growIndexLocked(n int) {
-	if 2*n <= len(st.index) {
-		return
-	}
-	size := max(len(st.index), 64)
-	for size < 2*n {
-		size *= 2
-	}
-	size = min(size, maxIndex)
-	st.index = make([]uint32, size)
-	st.shift = 64
-	for s := size; s > 1; s >>= 1 {
-		st.shift--
-	}
-	for pos := range st.ring {
-		if !st.ring[pos].named {
-			st.indexLocked(&st.ring[pos].key, pos)
-		}
-	}
-}
-
-// addLocked adds a token of family fi, with key or, when name is set,
-// under that name, forgetting the oldest token beyond maxTokens.
+// addLocked stores a token of family fi, with key or, when name is set,
+// under that name, as the family's live token. Beyond maxTokens it first
+// makes room (evictLocked).
 func (st *store) addLocked(key tokenKey, name string, fi uint32) time.Time {
-	exp := st.realNow().Add(st.offset).Add(st.refreshTTL)
-	// Count the new token first: the oldest may be its family's last.
-	st.fams[fi].tokens++
-	var pos int
-	if len(st.ring) < maxTokens {
-		st.growIndexLocked(len(st.ring) + 1)
-		if len(st.ring) == cap(st.ring) {
-			st.ring = grow(st.ring, maxTokens)
-		}
-		pos = len(st.ring)
-		st.ring = st.ring[:pos+1]
-	} else {
-		pos = st.head
-		st.evictLocked(pos)
-		st.head = (st.head + 1) % maxTokens
+	now := st.clk.now()
+	exp := now.Add(st.refreshTTL)
+	// Count the new token first: the token it replaces may be its
+	// family's last.
+	st.fams.recs[fi].tokens++
+	pos := st.toks.len()
+	if pos == maxTokens {
+		pos = st.evictLocked(now.UnixNano())
 	}
-	st.ring[pos] = tokenSlot{key: key, expires: exp.UnixNano(), family: fi, named: name != ""}
-	if name != "" {
-		st.named[name] = uint32(pos)
-	} else {
-		st.indexLocked(&key, pos)
-	}
+	st.toks.put(pos, tokenSlot{key: key, expires: exp.UnixNano(), family: fi}, name)
+	st.fams.recs[fi].live = uint32(pos) + 1
 	return exp
 }
 
-// grow returns s with twice the capacity (at least 64, at most limit).
-// Unlike append, it does not go past limit.
-func grow[E any](s []E, limit int) []E {
-	n := make([]E, len(s), min(max(2*len(s), 64), limit))
-	copy(n, s)
-	return n
+// evictLocked forgets a token to make room and returns its slot: the one
+// that died first, else the oldest (a live eviction unless it expired).
+func (st *store) evictLocked(now int64) int {
+	pos, ok := st.dead.pop()
+	if !ok {
+		pos = int(st.toks.oldest - 1)
+		if now < st.toks.slots[pos].expires && !st.deadLocked(pos) {
+			st.liveEvicted++
+		}
+	}
+	st.evicted++
+	fi := st.toks.slots[pos].family
+	if st.fams.recs[fi].live == uint32(pos)+1 {
+		st.fams.recs[fi].live = 0
+	}
+	st.toks.remove(pos)
+	st.fams.release(fi)
+	return pos
 }
 
-// evictLocked forgets the token at ring[pos], and its family with its
-// last token.
-func (st *store) evictLocked(pos int) {
-	t := &st.ring[pos]
-	if t.named {
-		for name, p := range st.named {
-			if int(p) == pos {
-				delete(st.named, name)
-				break
+// deadLocked says that the token in slot pos can never be valid again:
+// rotated, or of a revoked family.
+func (st *store) deadLocked(pos int) bool {
+	t := &st.toks.slots[pos]
+	return t.rotated || st.fams.recs[t.family].flags&famRevoked != 0
+}
+
+// presentLocked is the token state machine: the state of the token in
+// slot pos presented at now (mock-clock Unix nanoseconds). Presenting a
+// rotated token is reuse: it revokes the whole family (RFC 9700 section
+// 4.14.2), whose live token dies with it; the family's tokens are
+// "revoked" from then on. observe and rotate both present through it.
+func (st *store) presentLocked(pos int, now int64) string {
+	t := &st.toks.slots[pos]
+	f := &st.fams.recs[t.family]
+	switch {
+	case t.rotated:
+		if f.flags&famRevoked == 0 {
+			f.flags |= famRevoked
+			if f.live != 0 {
+				st.dead.push(int(f.live - 1))
 			}
 		}
-	} else {
-		st.unindexLocked(&t.key, pos)
+		return scenarios.TokenReused
+	case f.flags&famRevoked != 0:
+		return scenarios.TokenRevoked
+	case now >= t.expires:
+		return scenarios.TokenExpired
 	}
-	st.releaseLocked(t.family)
+	return scenarios.TokenValid
 }
 
 // observe returns the state of a presented refresh token and its family
-// id (empty when the store does not know it). Presenting a token that was
-// already rotated is reuse: it revokes the whole family (RFC 9700 section
-// 4.14.2), so the family's newer tokens are "revoked" from then on.
+// id (empty when the store does not know it).
 func (st *store) observe(token string) (state, familyID string) {
 	if token == "" {
 		return scenarios.TokenMissing, ""
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	pos, ok := st.lookupLocked(token)
+	pos, ok := st.toks.lookup(token)
 	if !ok {
 		return scenarios.TokenInvalid, ""
 	}
-	t := &st.ring[pos]
-	f := &st.fams[t.family]
-	switch {
-	case t.rotated:
-		f.flags |= famRevoked
-		return scenarios.TokenReused, st.familyIDLocked(t.family)
-	case f.flags&famRevoked != 0:
-		return scenarios.TokenRevoked, st.familyIDLocked(t.family)
-	case st.realNow().Add(st.offset).UnixNano() >= t.expires:
-		return scenarios.TokenExpired, st.familyIDLocked(t.family)
-	}
-	return scenarios.TokenValid, st.familyIDLocked(t.family)
+	state = st.presentLocked(pos, st.clk.now().UnixNano())
+	return state, st.fams.id(st.toks.slots[pos].family)
 }
 
 // staleTokenError says that the presented token stopped being valid
@@ -459,10 +261,13 @@ func (e *staleTokenError) Error() string { return "the refresh token is now " + 
 // rotate retires the presented token, when it is valid, and issues the
 // next one of its family with a new access token. When strict (the
 // scenario was chosen because the token was valid) and the token is no
-// longer valid, it rotates nothing and returns a *staleTokenError; a
-// rotated token presented again revokes its family, as in observe. For
-// any other token (a scenario named by the request or armed) it starts a
-// new family.
+// longer valid, it rotates nothing and returns a *staleTokenError. For any
+// other token (a scenario named by the request or armed) it starts a new
+// family.
+//
+// The access token's iat and exp are on the real (wall) clock, which is
+// the clock of the browser that reads them; the mock clock decides only
+// the server side (refresh-token expiry). expires_in is exp - iat.
 func (st *store) rotate(presented string, strict bool) (scenarios.TokenData, error) {
 	// One read of the random source, outside the lock, for the refresh
 	// token, the access token's jti and a new family's id and subject.
@@ -472,43 +277,36 @@ func (st *store) rotate(presented string, strict bool) (scenarios.TokenData, err
 	jti := rnd[tokenKeyLen : tokenKeyLen+jtiLen]
 
 	st.mu.Lock()
-	now := st.realNow().Add(st.offset)
-	var fi uint32
-	pos, ok := st.lookupLocked(presented)
-	var t *tokenSlot
+	pos, ok := st.toks.lookup(presented)
+	state := ""
 	if ok {
-		t = &st.ring[pos]
+		state = st.presentLocked(pos, st.clk.now().UnixNano())
 	}
+	var fi uint32
 	switch {
-	case ok && !t.rotated && st.fams[t.family].flags&famRevoked == 0 && now.UnixNano() < t.expires:
+	case state == scenarios.TokenValid:
+		t := &st.toks.slots[pos]
 		t.rotated = true
+		st.dead.push(pos)
 		fi = t.family
 	case ok && strict:
-		f := &st.fams[t.family]
-		state := scenarios.TokenExpired
-		switch {
-		case t.rotated:
-			f.flags |= famRevoked
-			state = scenarios.TokenReused
-		case f.flags&famRevoked != 0:
-			state = scenarios.TokenRevoked
-		}
 		st.mu.Unlock()
 		return scenarios.TokenData{}, &staleTokenError{state: state}
 	default:
-		fi = st.newFamilyLocked(rnd[tokenKeyLen+jtiLen:], "", "")
+		fi = st.fams.add(rnd[tokenKeyLen+jtiLen:], "", "")
 	}
 	st.addLocked(key, "", fi)
-	famID, subject := st.familyLocked(fi)
+	famID, subject := st.fams.ids(fi)
+	ttl, wall := st.accessTTL, st.clk.realNow()
 	st.mu.Unlock()
 
 	next, jtiStr := tokenAndJTI(&key, jti)
-	expiresIn := max(int(st.accessTTL/time.Second), 1)
+	expiresIn := max(int(ttl/time.Second), 1)
 	access, err := signAccess(accessClaims{
 		Sub: subject,
 		Sid: famID,
-		Iat: now.Unix(),
-		Exp: now.Add(time.Duration(expiresIn) * time.Second).Unix(),
+		Iat: wall.Unix(),
+		Exp: wall.Add(time.Duration(expiresIn) * time.Second).Unix(),
 		Jti: jtiStr,
 	})
 	if err != nil {
@@ -540,9 +338,9 @@ func (st *store) issue(subject string) issued {
 	_, _ = rand.Read(rnd[:])
 	key := tokenKey(rnd[:tokenKeyLen])
 	st.mu.Lock()
-	fi := st.newFamilyLocked(rnd[tokenKeyLen:], "", subject)
+	fi := st.fams.add(rnd[tokenKeyLen:], "", subject)
 	exp := st.addLocked(key, "", fi)
-	famID, sub := st.familyLocked(fi)
+	famID, sub := st.fams.ids(fi)
 	st.mu.Unlock()
 	return issued{RefreshToken: tokenString(&key), Family: famID, Subject: sub, ExpiresAt: exp}
 }
@@ -552,8 +350,8 @@ func (st *store) issue(subject string) issued {
 func (st *store) sessionOf(s string) string {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if pos, ok := st.lookupLocked(s); ok {
-		return st.familyIDLocked(st.ring[pos].family)
+	if pos, ok := st.toks.lookup(s); ok {
+		return st.fams.id(st.toks.slots[pos].family)
 	}
 	return s
 }
@@ -561,7 +359,15 @@ func (st *store) sessionOf(s string) string {
 func (st *store) counts() (tokens, families, armed int) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return len(st.ring), st.nFams, st.armed.len()
+	return st.toks.len(), st.fams.n, st.armed.len()
+}
+
+// evictions counts, since the last reset, the tokens forgotten to make
+// room and those of them that were still valid.
+func (st *store) evictions() (evicted, live int) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.evicted, st.liveEvicted
 }
 
 // accessClaims are the claims of the mock's access tokens.
@@ -573,47 +379,24 @@ type accessClaims struct {
 	Jti string `json:"jti"`
 }
 
-var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+// claimBufs recycles the buffers access-token claims are encoded in.
+var claimBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
-// signer is a pooled HMAC with buffers for the claims and the token.
-type signer struct {
-	mac          hash.Hash
-	payload, buf []byte
-	sum          [sha256.Size]byte
-}
-
-// maxPooledBuf bounds the buffers a signer keeps (a long subject given to
-// issue makes long tokens).
-const maxPooledBuf = 4 << 10
-
-var signerPool = sync.Pool{New: func() any { return &signer{mac: hmac.New(sha256.New, scenarios.JWTKey)} }}
-
-// signAccess signs claims as scenarios.SignJWT does (HS256 with
-// scenarios.JWTKey), without its map and with a pooled HMAC and buffers:
-// it runs on every rotation, and allocates only the token.
+// signAccess signs claims with internal/jwt (HS256), encoding them
+// without reflection into a pooled buffer: it runs on every rotation, and
+// allocates only the token.
 func signAccess(c accessClaims) (string, error) {
-	sg := signerPool.Get().(*signer)
-	defer func() {
-		if cap(sg.payload) <= maxPooledBuf && cap(sg.buf) <= maxPooledBuf {
-			signerPool.Put(sg)
-		}
-	}()
-	payload, err := appendClaims(sg.payload[:0], c)
+	bp := claimBufs.Get().(*[]byte)
+	payload, err := appendClaims((*bp)[:0], c)
 	if err != nil {
 		return "", err
 	}
-	sg.payload = payload
-	enc := base64.RawURLEncoding
-	buf := append(sg.buf[:0], jwtHeader...)
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, payload)
-	sg.mac.Reset()
-	sg.mac.Write(buf)
-	sig := sg.mac.Sum(sg.sum[:0])
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, sig)
-	sg.buf = buf
-	return string(buf), nil
+	tok := jwt.Sign(payload)
+	if cap(payload) <= 4<<10 {
+		*bp = payload
+		claimBufs.Put(bp)
+	}
+	return tok, nil
 }
 
 // appendClaims appends c as encoding/json would marshal it, without

@@ -113,64 +113,75 @@ func BenchmarkStoreRotate(b *testing.B) {
 	}
 }
 
-// check verifies the store's invariants: the index and the side map find
-// every token in ring and nothing else, the families count their tokens,
-// the free list holds the rest, and nothing grew past its bound.
+// check verifies the store's invariants: the issue order links every
+// stored token once, the index and the side map find every token and
+// nothing else, the families count their tokens and point at their live
+// token, the free list holds the rest, the dead queue holds dead stored
+// tokens once, and nothing grew past its bound.
 func (st *store) check() error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if len(st.ring) > maxTokens || cap(st.ring) > maxTokens {
-		return fmt.Errorf("ring has length %d and capacity %d, bound %d", len(st.ring), cap(st.ring), maxTokens)
+	x := &st.toks
+	if len(x.slots) > maxTokens || cap(x.slots) > maxTokens {
+		return fmt.Errorf("slots have length %d and capacity %d, bound %d", len(x.slots), cap(x.slots), maxTokens)
 	}
-	if len(st.ring) < maxTokens && st.head != 0 {
-		return fmt.Errorf("ring is not full (%d) but its head is %d", len(st.ring), st.head)
+	if cap(st.fams.recs) > maxTokens+1 || len(x.index) > maxIndex {
+		return fmt.Errorf("families capacity %d, index size %d", cap(st.fams.recs), len(x.index))
 	}
-	if cap(st.fams) > maxTokens+1 || len(st.index) > maxIndex {
-		return fmt.Errorf("families capacity %d, index size %d", cap(st.fams), len(st.index))
+	if len(x.index) > 0 && 2*len(x.slots) > len(x.index) {
+		return fmt.Errorf("index of %d for %d tokens", len(x.index), len(x.slots))
 	}
-	if len(st.index) > 0 && 2*len(st.ring) > len(st.index) {
-		return fmt.Errorf("index of %d for %d tokens", len(st.index), len(st.ring))
+	linked, prev := 0, uint32(0)
+	for e := x.oldest; e != 0; e = x.slots[e-1].next {
+		if linked++; linked > len(x.slots) || x.slots[e-1].prev != prev {
+			return fmt.Errorf("issue order broken at slot %d", e-1)
+		}
+		prev = e
+	}
+	if linked != len(x.slots) || prev != x.newest {
+		return fmt.Errorf("issue order links %d of %d tokens, ends at %d, newest %d", linked, len(x.slots), prev, x.newest)
 	}
 	indexed, tokens := 0, map[uint32]uint32{}
-	for pos, t := range st.ring {
+	for pos, t := range x.slots {
 		tokens[t.family]++
 		if t.named {
 			continue
 		}
 		indexed++
-		if got, ok := st.findLocked(&t.key); !ok || got != pos {
+		if got, ok := x.find(&t.key); !ok || got != pos {
 			return fmt.Errorf("token at %d: index finds %d, %v", pos, got, ok)
 		}
 	}
 	entries := 0
-	for i, e := range st.index {
+	for i, e := range x.index {
 		if e == 0 {
 			continue
 		}
 		entries++
-		if int(e-1) >= len(st.ring) || st.ring[e-1].named {
+		if int(e-1) >= len(x.slots) || x.slots[e-1].named {
 			return fmt.Errorf("index[%d] = %d points to no indexed token", i, e)
 		}
 	}
 	if entries != indexed {
 		return fmt.Errorf("index holds %d entries for %d tokens", entries, indexed)
 	}
-	for name, pos := range st.named {
-		if int(pos) >= len(st.ring) || !st.ring[pos].named {
+	for name, pos := range x.named {
+		if int(pos) >= len(x.slots) || !x.slots[pos].named {
 			return fmt.Errorf("named token %q points to %d", name, pos)
 		}
 	}
-	if len(st.named)+indexed != len(st.ring) {
-		return fmt.Errorf("%d named and %d indexed tokens, ring %d", len(st.named), indexed, len(st.ring))
+	if len(x.named)+indexed != len(x.slots) {
+		return fmt.Errorf("%d named and %d indexed tokens, %d slots", len(x.named), indexed, len(x.slots))
 	}
+	fs := &st.fams
 	free := map[uint32]bool{}
-	for fi := st.freeFam; fi != 0; fi = st.fams[fi-1].tokens {
-		if free[fi-1] || int(fi-1) >= len(st.fams) {
+	for fi := fs.free; fi != 0; fi = fs.recs[fi-1].tokens {
+		if free[fi-1] || int(fi-1) >= len(fs.recs) {
 			return fmt.Errorf("free list loops or leaves fams at %d", fi-1)
 		}
 		free[fi-1] = true
 	}
-	for fi, f := range st.fams {
+	for fi, f := range fs.recs {
 		if free[uint32(fi)] {
 			if tokens[uint32(fi)] != 0 {
 				return fmt.Errorf("free family %d has %d tokens", fi, tokens[uint32(fi)])
@@ -178,14 +189,25 @@ func (st *store) check() error {
 			continue
 		}
 		if f.tokens == 0 || f.tokens != tokens[uint32(fi)] {
-			return fmt.Errorf("family %d counts %d tokens, ring has %d", fi, f.tokens, tokens[uint32(fi)])
+			return fmt.Errorf("family %d counts %d tokens, slots have %d", fi, f.tokens, tokens[uint32(fi)])
 		}
-		if _, ok := st.famNames[uint32(fi)]; ok != (f.flags&famNamed != 0) {
+		if _, ok := fs.names[uint32(fi)]; ok != (f.flags&famNamed != 0) {
 			return fmt.Errorf("family %d: named flag %v, names %v", fi, f.flags&famNamed != 0, ok)
 		}
+		if f.live != 0 && (int(f.live-1) >= len(x.slots) || x.slots[f.live-1].family != uint32(fi) || x.slots[f.live-1].rotated) {
+			return fmt.Errorf("family %d: live token %d is not its unrotated token", fi, f.live-1)
+		}
 	}
-	if live := len(st.fams) - len(free); live != st.nFams || len(st.famNames) > live {
-		return fmt.Errorf("%d live families, counted %d, %d names", live, st.nFams, len(st.famNames))
+	if live := len(fs.recs) - len(free); live != fs.n || len(fs.names) > live {
+		return fmt.Errorf("%d live families, counted %d, %d names", live, fs.n, len(fs.names))
+	}
+	queued := map[int]bool{}
+	for k := range st.dead.size {
+		pos := int(st.dead.ring[(st.dead.head+k)%len(st.dead.ring)] - 1)
+		if queued[pos] || pos >= len(x.slots) || !st.deadLocked(pos) {
+			return fmt.Errorf("dead queue entry %d: slot %d twice, missing or not dead", k, pos)
+		}
+		queued[pos] = true
 	}
 	return nil
 }
@@ -194,7 +216,7 @@ func (st *store) check() error {
 // its slices are not scanned by the GC.
 func TestStorePointerFree(t *testing.T) {
 	t.Parallel()
-	for _, v := range []any{tokenSlot{}, familyRec{}} {
+	for _, v := range []any{tokenSlot{}, familyRec{}, deadQueue{}} {
 		if typ := reflect.TypeOf(v); hasPointers(typ) {
 			t.Errorf("%s holds pointers", typ)
 		}
@@ -221,13 +243,19 @@ func hasPointers(t reflect.Type) bool {
 }
 
 // refStore is the token store as a plain model (maps of pointers, a
-// growing order): what the store must behave like.
+// growing order): what the store must behave like. Beyond maxTokens a new
+// token replaces the stored token that died first (rotated, or the live
+// token of a family revoked for reuse), else the oldest one.
 type refStore struct {
 	now    time.Duration // mock-clock offset
 	ttl    time.Duration
 	tokens map[string]*refToken
-	order  []string
+	order  []string // issue order, forgotten tokens included
+	dead   []string // death order, forgotten tokens included
 	fams   map[string]*refFamily
+	// evicted and liveEvicted count the tokens forgotten for room and
+	// those of them that were still valid.
+	evicted, liveEvicted int
 }
 
 type refToken struct {
@@ -240,6 +268,7 @@ type refFamily struct {
 	id, subject string
 	revoked     bool
 	tokens      int
+	live        string // the family's stored unrotated token
 }
 
 func newRefStore(seed string, ttl time.Duration) *refStore {
@@ -250,24 +279,50 @@ func newRefStore(seed string, ttl time.Duration) *refStore {
 
 func (r *refStore) add(tok string, f *refFamily) {
 	r.fams[f.id] = f
-	r.tokens[tok] = &refToken{fam: f, expires: r.now + r.ttl}
-	f.tokens++
-	r.order = append(r.order, tok)
-	for len(r.order) > maxTokens {
-		old := r.tokens[r.order[0]]
-		delete(r.tokens, r.order[0])
-		r.order = r.order[1:]
+	f.tokens++ // first: the token it replaces may be the family's last
+	if len(r.tokens) == maxTokens {
+		victim := ""
+		for victim == "" && len(r.dead) > 0 {
+			if _, ok := r.tokens[r.dead[0]]; ok {
+				victim = r.dead[0]
+			}
+			r.dead = r.dead[1:]
+		}
+		for victim == "" {
+			if t, ok := r.tokens[r.order[0]]; ok {
+				victim = r.order[0]
+				if r.now < t.expires && !t.rotated && !t.fam.revoked {
+					r.liveEvicted++
+				}
+			}
+			r.order = r.order[1:]
+		}
+		old := r.tokens[victim]
+		delete(r.tokens, victim)
+		r.evicted++
+		if old.fam.live == victim {
+			old.fam.live = ""
+		}
 		if old.fam.tokens--; old.fam.tokens == 0 {
 			delete(r.fams, old.fam.id)
 		}
 	}
+	r.tokens[tok] = &refToken{fam: f, expires: r.now + r.ttl}
+	r.order = append(r.order, tok)
+	f.live = tok
 }
 
-// state is the state of t; reused revokes its family when revoke is set.
-func (r *refStore) state(t *refToken, revoke bool) string {
+// state is the state of t presented now; reuse revokes its family, whose
+// live token dies.
+func (r *refStore) state(t *refToken) string {
 	switch {
 	case t.rotated:
-		t.fam.revoked = t.fam.revoked || revoke
+		if !t.fam.revoked {
+			t.fam.revoked = true
+			if t.fam.live != "" {
+				r.dead = append(r.dead, t.fam.live)
+			}
+		}
 		return "reused"
 	case t.fam.revoked:
 		return "revoked"
@@ -319,9 +374,7 @@ func TestStoreMatchesModel(t *testing.T) {
 			rt, known := ref.tokens[tok]
 			want := ""
 			if known {
-				// Only a strict rotate revokes the family of a reused
-				// token; otherwise it starts a new family.
-				want = ref.state(rt, strict)
+				want = ref.state(rt)
 			}
 			var stale *staleTokenError
 			switch {
@@ -330,6 +383,7 @@ func TestStoreMatchesModel(t *testing.T) {
 					t.Fatalf("op %d: rotate valid %s: %+v %v, want family %s", i, tok, td, err, rt.fam.id)
 				}
 				rt.rotated = true
+				ref.dead = append(ref.dead, tok)
 				ref.add(td.Refresh, rt.fam)
 			case known && strict:
 				if !errors.As(err, &stale) || stale.state != want {
@@ -363,7 +417,7 @@ func TestStoreMatchesModel(t *testing.T) {
 			state, fam := st.observe(tok)
 			want, wantFam := "invalid", ""
 			if rt, ok := ref.tokens[tok]; ok {
-				want, wantFam = ref.state(rt, true), rt.fam.id
+				want, wantFam = ref.state(rt), rt.fam.id
 			}
 			if state != want || fam != wantFam {
 				t.Fatalf("op %d: observe %s = %s %s, want %s %s", i, tok, state, fam, want, wantFam)
@@ -379,7 +433,9 @@ func TestStoreMatchesModel(t *testing.T) {
 			}
 		case op < 99:
 			d := time.Duration(rng.IntN(10)) * time.Minute
-			st.advance(d)
+			if _, _, err := st.advance(d); err != nil {
+				t.Fatalf("op %d: advance %s: %v", i, d, err)
+			}
 			ref.now += d
 		}
 		if i == 2*ops/3 {
@@ -393,8 +449,10 @@ func TestStoreMatchesModel(t *testing.T) {
 		if tokens == maxTokens {
 			full++
 		}
-		if tokens != len(ref.tokens) || families != len(ref.fams) {
-			t.Fatalf("op %d: store counts %d tokens, %d families; model %d, %d", i, tokens, families, len(ref.tokens), len(ref.fams))
+		evicted, liveEvicted := st.evictions()
+		if tokens != len(ref.tokens) || families != len(ref.fams) || evicted != ref.evicted || liveEvicted != ref.liveEvicted {
+			t.Fatalf("op %d: store counts %d tokens, %d families, %d evicted (%d live); model %d, %d, %d (%d)", i,
+				tokens, families, evicted, liveEvicted, len(ref.tokens), len(ref.fams), ref.evicted, ref.liveEvicted)
 		}
 		if i%1000 == 0 || i == ops-1 {
 			if err := st.check(); err != nil {
@@ -413,31 +471,31 @@ func TestStoreMatchesModel(t *testing.T) {
 func TestStoreIndexDelete(t *testing.T) {
 	t.Parallel()
 	rng := mathrand.New(mathrand.NewPCG(3, 4))
-	st := &store{}
+	st := &tokenIndex{}
 	const n = maxTokens
 	for range n {
 		var key tokenKey
 		// Few distinct leading bytes: long probe sequences.
 		binary.LittleEndian.PutUint64(key[:8], uint64(rng.IntN(n/4)))
 		binary.LittleEndian.PutUint64(key[8:16], rng.Uint64())
-		st.ring = append(st.ring, tokenSlot{key: key})
+		st.slots = append(st.slots, tokenSlot{key: key})
 	}
-	st.growIndexLocked(n)
+	st.growIndex(n)
 	live := map[int]bool{}
 	for pos := range n {
 		live[pos] = true
 	}
 	for k, pos := range rng.Perm(n) {
-		st.unindexLocked(&st.ring[pos].key, pos)
+		st.unindexKey(&st.slots[pos].key, pos)
 		delete(live, pos)
-		if _, ok := st.findLocked(&st.ring[pos].key); ok {
+		if _, ok := st.find(&st.slots[pos].key); ok {
 			t.Fatalf("removed token %d is still found", pos)
 		}
 		if k%500 != 0 {
 			continue
 		}
 		for p := range live {
-			if got, ok := st.findLocked(&st.ring[p].key); !ok || got != p {
+			if got, ok := st.find(&st.slots[p].key); !ok || got != p {
 				t.Fatalf("after %d removals: token %d found at %d, %v", k+1, p, got, ok)
 			}
 		}
@@ -456,7 +514,7 @@ func TestStoreCanonicalSeed(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	seed := tokenString(&tokenKey{9, 9, 9})
 	st := newStore(clk.Now, seed, time.Minute, time.Hour)
-	if len(st.named) != 0 {
+	if len(st.toks.named) != 0 {
 		t.Errorf("canonical seed kept by name")
 	}
 	td, err := st.rotate(seed, true)
