@@ -21,6 +21,7 @@ import (
 
 // controlEndpoints lists the control API, for its 404 message.
 var controlEndpoints = []string{
+	"GET /__mock/ (the panel)",
 	"GET /__mock/health",
 	"GET /__mock/scenarios",
 	"GET /__mock/arm",
@@ -38,6 +39,7 @@ var controlEndpoints = []string{
 }
 
 func (s *Server) controlRoutes(e *gin.Engine) {
+	s.panelRoutes(e)
 	g := e.Group(ControlPrefix, s.controlGuard)
 	g.GET("/health", s.ctlHealth)
 	g.GET("/scenarios", s.ctlScenarios)

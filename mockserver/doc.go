@@ -83,6 +83,8 @@
 // Under /__mock/, outside the base path. JSON in and out; errors are
 // {"error": "message"} with 400, 401, 403, 404, 409 or 422.
 //
+//	GET    /__mock/                the control panel (HTML, CSS and JavaScript embedded from panel/), which
+//	                               uses only the endpoints below; same guard, see Access
 //	GET    /__mock/health          {"status":"ok","spec":...,"base_path":...,"scenarios":N,"files":[...],
 //	                               "loaded_at":...,"last_reload":{"at":...,"ok":true,"errors":[...]},
 //	                               "now":...,"tokens":N,"families":N,"armed":N,"pending_arms":[entry...],
