@@ -76,6 +76,8 @@ func (f *fakeTokens) rotate(token string, strict bool) (scenarios.TokenData, err
 
 func (f *fakeTokens) sawSessions([]string, string) {}
 
+func (f *fakeTokens) hasArmed() bool { return f.armed != "" }
+
 func (f *fakeTokens) popArmed(_ string, _ []string, lookup func(string) (*scenarios.Scenario, bool)) *scenarios.Scenario {
 	if f.armed == "" {
 		return nil

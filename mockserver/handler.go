@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -129,6 +130,10 @@ func (o *Outcome) header(h http.Header) {
 	}
 	for k, vs := range o.Header {
 		h[k] = vs
+	}
+	if len(h["Set-Cookie"]) == 0 && !slices.Contains(o.Cookies, "") {
+		h["Set-Cookie"] = o.Cookies // the outcome's own slice: no copy
+		return
 	}
 	for _, c := range o.Cookies {
 		if c != "" {

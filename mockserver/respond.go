@@ -55,6 +55,7 @@ type tokenStore interface {
 	clock() (now time.Time, offset time.Duration)
 	observe(token string) (state, familyID string)
 	rotate(presented string, strict bool) (scenarios.TokenData, error)
+	hasArmed() bool
 	popArmed(op string, sessions []string, lookup func(string) (*scenarios.Scenario, bool)) *scenarios.Scenario
 	sawSessions(sessions []string, family string)
 }
@@ -105,14 +106,12 @@ func (c *core) respond(op *spec.Operation, req *scenarios.RequestData) Outcome {
 	if len(sessions) > 0 {
 		ent.Session = sessions[0]
 	}
-	sel, err := snap.sel.Select(scenarios.Query{
-		Operation: op.ID,
-		Request:   req,
-		Token:     state,
-		Armed: func() *scenarios.Scenario {
-			return c.tokens.popArmed(op.ID, sessions, snap.set.Get)
-		},
-	})
+	q := scenarios.Query{Operation: op.ID, Request: req, Token: state}
+	if c.tokens.hasArmed() {
+		// Only then: the closure costs an allocation.
+		q.Armed = func() *scenarios.Scenario { return c.tokens.popArmed(op.ID, sessions, snap.set.Get) }
+	}
+	sel, err := snap.sel.Select(q)
 	var out Outcome
 	if err == nil && sel.Scenario != nil {
 		// Only a scenario chosen by its match rules or as the default must
@@ -141,10 +140,12 @@ func (c *core) respond(op *spec.Operation, req *scenarios.RequestData) Outcome {
 		return c.reject(op, ent, &rejection{status: http.StatusBadRequest, code: "invalid_request", message: msg, rule: "select_error"})
 	}
 	ent.Scenario, ent.Rule, ent.Why = sel.Name(), string(sel.Rule), sel.Why
-	if len(req.Body) > memoMaxBody {
+	switch {
+	case sel.NearMisses() == 0:
+	case len(req.Body) > memoMaxBody:
 		ent.Rejected = sel.Rejections() // do not keep a large body for later
-	} else {
-		ent.explain = sel.Rejections
+	default:
+		ent.explain = sel.Rejections // the method value costs an allocation
 	}
 	switch {
 	case err != nil:
@@ -169,7 +170,12 @@ func (c *core) respond(op *spec.Operation, req *scenarios.RequestData) Outcome {
 // (unless the scenario scripts that cookie itself).
 func (c *core) render(sc *scenarios.Scenario, req *scenarios.RequestData, token string, strict bool) (Outcome, error) {
 	now, offset := c.tokens.clock()
-	data := &scenarios.RenderData{Request: *req, Now: now}
+	data := renderData.Get().(*scenarios.RenderData)
+	*data = scenarios.RenderData{Request: *req, Now: now}
+	defer func() {
+		*data = scenarios.RenderData{}
+		renderData.Put(data)
+	}()
 	if sc.Response.Rotate {
 		td, err := c.tokens.rotate(token, strict)
 		if err != nil {
@@ -202,6 +208,10 @@ func (c *core) render(sc *scenarios.Scenario, req *scenarios.RequestData, token 
 	}
 	return out, nil
 }
+
+// renderData recycles the data templates see: nothing a render returns
+// points into it.
+var renderData = sync.Pool{New: func() any { return new(scenarios.RenderData) }}
 
 // rejection is an answer the mock gives by itself, before any scenario:
 // the request could not be read or does not validate, or it asked for a

@@ -356,6 +356,9 @@ func (st *store) sessionOf(s string) string {
 	return s
 }
 
+// hasArmed says whether any scenario is armed (perhaps expired).
+func (st *store) hasArmed() bool { return st.armed.len() > 0 }
+
 func (st *store) counts() (tokens, families, armed int) {
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -131,6 +131,10 @@ func (s Selection) Rejections() []Rejection {
 	return out
 }
 
+// NearMisses is how many rejected scenarios Rejections would explain
+// (0 for an explicit or armed selection), without explaining them.
+func (s Selection) NearMisses() int { return s.nRejects }
+
 // Name is the chosen scenario's name, or "example:<status>".
 func (s Selection) Name() string {
 	if s.Scenario != nil {
@@ -155,12 +159,21 @@ type Selector struct {
 	ordered  map[string][]*Scenario // per operation: match order
 	defaults map[string]*Scenario
 	why      map[*Scenario]string // the Why of a match
+	// whyCode holds the Why of Prefer: code=N for each status a scenario
+	// answers: [0] when its match rules hold, [1] when none do.
+	whyCode map[int][2]string
 }
 
 // NewSelector prepares set for selection.
 func NewSelector(set *Set) *Selector {
-	sel := &Selector{set: set, ordered: map[string][]*Scenario{}, defaults: map[string]*Scenario{}, why: map[*Scenario]string{}}
+	sel := &Selector{set: set, ordered: map[string][]*Scenario{}, defaults: map[string]*Scenario{}, why: map[*Scenario]string{}, whyCode: map[int][2]string{}}
 	for _, sc := range set.All() {
+		if code := sc.Response.Status; sel.whyCode[code][0] == "" {
+			sel.whyCode[code] = [2]string{
+				fmt.Sprintf("Prefer: code=%d; the first scenario with that status whose match rules hold", code),
+				fmt.Sprintf("Prefer: code=%d; the first scenario with that status", code),
+			}
+		}
 		sel.ordered[sc.Operation] = append(sel.ordered[sc.Operation], sc)
 		if sc.Default && sel.defaults[sc.Operation] == nil {
 			sel.defaults[sc.Operation] = sc
@@ -270,14 +283,14 @@ func (sel *Selector) byCode(q Query, code int) (Selection, error) {
 			continue
 		}
 		if sc.Match == nil || sc.Match.eval(q.Request, q.Token, false, nil).OK {
-			return Selection{Scenario: sc, Rule: RuleExplicit, Why: fmt.Sprintf("Prefer: code=%d; the first scenario with that status whose match rules hold", code)}, nil
+			return Selection{Scenario: sc, Rule: RuleExplicit, Why: sel.whyCode[code][0]}, nil
 		}
 		if first == nil {
 			first = sc
 		}
 	}
 	if first != nil {
-		return Selection{Scenario: first, Rule: RuleExplicit, Why: fmt.Sprintf("Prefer: code=%d; the first scenario with that status", code)}, nil
+		return Selection{Scenario: first, Rule: RuleExplicit, Why: sel.whyCode[code][1]}, nil
 	}
 	op, ok := sel.set.Spec().Operation(q.Operation)
 	if ok && op.Documents(code) {

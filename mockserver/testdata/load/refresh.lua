@@ -1,7 +1,8 @@
 -- wrk script of the load run (load_test.go): POST /auth/refresh with a JSON
 -- body and a refresh_token cookie. REFRESH_TOKEN picks the token (default
 -- the test token rt_test_401_expired, whose answer does not depend on
--- rotation state); MOCK_SCENARIO, when set, is sent as X-Mock-Scenario.
+-- rotation state); MOCK_SCENARIO, when set, is sent as X-Mock-Scenario,
+-- MOCK_PREFER as Prefer.
 -- UNIQUE_TOKENS=1 sends REFRESH_TOKEN_N with a new N on every request
 -- (cookie and body), so that no two requests are the same.
 local token = os.getenv("REFRESH_TOKEN") or "rt_test_401_expired"
@@ -12,6 +13,10 @@ wrk.headers["Cookie"] = "refresh_token=" .. token
 local scenario = os.getenv("MOCK_SCENARIO")
 if scenario ~= nil and scenario ~= "" then
   wrk.headers["X-Mock-Scenario"] = scenario
+end
+local prefer = os.getenv("MOCK_PREFER")
+if prefer ~= nil and prefer ~= "" then
+  wrk.headers["Prefer"] = prefer
 end
 if os.getenv("UNIQUE_TOKENS") == "1" then
   local n = 0
