@@ -62,6 +62,7 @@ func (r *runner) scenarioCase(sc *scenarios.Scenario) caseDef {
 // operation under test) checks only statuses and captures.
 func (r *runner) runSteps(ctx context.Context, cr *caseRun, op *spec.Operation, steps []scenarios.Step, posOf func(string) scenarios.Pos, bare bool) {
 	rot := &rotation{r: r, issued: map[string]int{}, rotatedAway: map[string]int{}}
+	setupCaptured := map[string]bool{}
 	for i := range steps {
 		st := &steps[i]
 		step := i + 1
@@ -128,6 +129,12 @@ func (r *runner) runSteps(ctx context.Context, cr *caseRun, op *spec.Operation, 
 		for _, name := range names {
 			c := st.Capture[name]
 			if vs := captured[name]; len(vs) > 0 {
+				if prev, ok := cr.lookup(name); ok && bare && setupCaptured[name] {
+					// A setup collects: capturing a variable again appends
+					// (e.g. REFRESH_TOKENS from two sign-ins).
+					vs = append([]string{prev}, vs...)
+				}
+				setupCaptured[name] = true
 				cr.setVar(name, strings.Join(vs, ","))
 			} else {
 				cr.addFinding(Finding{Check: CheckCapture, Step: step, StepName: st.Name,
