@@ -217,7 +217,11 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		files = append(files, m)
 	}
 	src := conformance.VarSources{Flags: flagVars, Files: files}
-	resolved := src.Resolve(conformance.NeededVars(set))
+	needed := conformance.NeededVars(set)
+	if setup != nil {
+		needed = append(needed, setup.Vars...)
+	}
+	resolved := src.Resolve(needed)
 	for _, m := range append(files, flagVars) {
 		for k := range m {
 			resolved[k], _ = src.Lookup(k)
