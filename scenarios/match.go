@@ -87,6 +87,9 @@ type Selection struct {
 	nearest  [MaxRejected]candidate
 	nRejects int
 	q        Query
+	// pool is the operation's scenarios in match order, which Rejections
+	// ranks by closeness (nearest.go); nil for an explicit selection.
+	pool []*Scenario
 }
 
 // candidate is a scenario whose match rules did not hold.
@@ -123,6 +126,9 @@ func (s *Selection) offer(c candidate) {
 func (s Selection) Rejections() []Rejection {
 	if s.nRejects == 0 {
 		return nil
+	}
+	if s.pool != nil {
+		return nearestRejections(s.pool, s.Scenario, s.q)
 	}
 	out := make([]Rejection, s.nRejects)
 	for i, c := range s.nearest[:s.nRejects] {
@@ -231,7 +237,7 @@ func (sel *Selector) Select(q Query) (Selection, error) {
 			return Selection{Scenario: sc, Rule: RuleArmed, Why: "armed through the control API"}, nil
 		}
 	}
-	out := Selection{q: Query{Operation: q.Operation, Request: q.Request, Token: q.Token}}
+	out := Selection{q: Query{Operation: q.Operation, Request: q.Request, Token: q.Token}, pool: sel.ordered[q.Operation]}
 	var cache bodyCache
 	for _, sc := range sel.ordered[q.Operation] {
 		if sc.Match == nil {
