@@ -54,7 +54,9 @@ const (
 	// MaxIndexedSecret is the longest secret whose fragments and base64
 	// forms are redacted.
 	MaxIndexedSecret = 4096
-	// minB64Needle is the shortest base64 form redacted (whole).
+	// minB64Needle is the shortest base64 form redacted (whole): the
+	// base64 forms of secrets of 7 bytes or more (6 at the start of a
+	// blob) are looked for.
 	minB64Needle = 8
 	// filterBits sizes the bit filter that keeps most windows of a text
 	// out of the window map.

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"encoding/base64"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -81,6 +82,44 @@ func TestShellArg(t *testing.T) {
 		}
 		if exp := strings.NewReplacer("rt_live_1234_longer", "", "rt_live_1234", "").Replace(tc.in); string(out) != exp {
 			t.Errorf("sh -c printf %s = %q, want %q (variables unset)", tc.want, out, exp)
+		}
+	}
+}
+
+// TestRedactorLearn: what LearnHeader and LearnJSON take for a secret, and
+// what they leave readable.
+func TestRedactorLearn(t *testing.T) {
+	t.Parallel()
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("ci-user:Pa55w0rd-Xy"))
+	tests := []struct {
+		name         string
+		header       http.Header
+		json         string
+		secret, kept []string
+	}{
+		{name: "bearer", header: http.Header{"Authorization": {"Bearer tok-Q9x7Zk2m"}},
+			secret: []string{"tok-Q9x7Zk2m"}, kept: []string{"Bearer"}},
+		{name: "basic", header: http.Header{"Authorization": {basic}},
+			secret: []string{"ci-user:Pa55w0rd-Xy", "Pa55w0rd-Xy"}, kept: []string{"Basic"}},
+		{name: "scheme-less", header: http.Header{"Authorization": {"rawkey-77Qz"}}, secret: []string{"rawkey-77Qz"}},
+		{name: "challenge", header: http.Header{"Www-Authenticate": {`Bearer error="invalid_token", error_description="expired"`}},
+			kept: []string{`error="invalid_token"`, "expired"}},
+		{name: "token_type", json: `{"access_token":"at-Zq8x1Wm3","token_type":"Bearer","token_type_hint":"refresh_token"}`,
+			secret: []string{"at-Zq8x1Wm3"}, kept: []string{"Bearer", "refresh_token"}},
+	}
+	for _, tc := range tests {
+		r := NewRedactor()
+		r.LearnHeader(tc.header)
+		r.LearnJSON([]byte(tc.json))
+		for _, s := range tc.secret {
+			if got := r.String("x " + s + " y"); got != "x "+Fingerprint(s)+" y" {
+				t.Errorf("%s: String(%q) = %q, want it fingerprinted", tc.name, s, got)
+			}
+		}
+		for _, s := range tc.kept {
+			if got := r.String("x " + s + " y"); got != "x "+s+" y" {
+				t.Errorf("%s: String(%q) = %q, want it kept", tc.name, s, got)
+			}
 		}
 	}
 }

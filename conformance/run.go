@@ -83,6 +83,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if res.Outcome == Fail {
 			rep := &Report{Target: r.base.Redacted(), Spec: r.sp.Name(), Operation: r.op.ID, Cases: setup, Duration: time.Since(start)}
 			rep.summarize(cfg.Strict, nil)
+			r.red.Report(rep)
 			return rep, fmt.Errorf("%w: %s failed, so the suite did not run; see its findings", ErrSetup, cfg.Setup)
 		}
 	}

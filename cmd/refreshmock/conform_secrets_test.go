@@ -99,6 +99,20 @@ var echoSecrets = map[string]string{
 	"method": "rt/echo+method=Token_aaaabbbbccccdddd",
 }
 
+// mintedTokens are what the echo target's /login hands out, and
+// setupPassword what the --setup file signs in with: secrets the runner
+// learns only from the setup step.
+var (
+	mintedTokens  = func() []string {
+		var out []string
+		for i := range 8 {
+			out = append(out, fmt.Sprintf("rt/mint+%d=Tok_%016x", i, uint64(i+1)*0x9E3779B97F4A7C15))
+		}
+		return out
+	}()
+	setupPassword = "pw/Setup+Login=Secret_7Hq2Xz"
+)
+
 // echoTokens collects every value of 8 bytes or more that a request
 // carries: the Authorization credentials, cookie values, query values and
 // the string values of a JSON body.
@@ -205,6 +219,12 @@ func echoHandler() http.HandlerFunc {
 			h.Add("Set-Cookie", (&http.Cookie{Name: fmt.Sprintf("echo%d", i), Value: forms["b64-url"]}).String())
 			h.Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="bad token `+forms["json-slash"]+`"`)
 		}
+		if r.URL.Path == "/login" {
+			// The sign-in of a --setup file: a fresh token each time.
+			h.Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"refresh_token":%q,"echo":%q}`, mintedTokens[n%len(mintedTokens)], strings.Join(all, " "))
+			return
+		}
 		first := "none"
 		if len(toks) > 0 {
 			first = toks[n%len(toks)]
@@ -240,9 +260,9 @@ func echoHandler() http.HandlerFunc {
 // encoded form, a fragment of 10 bytes or more of the raw secret, or a
 // fragment of 10 characters or more of the base64 of the secret at each
 // of the 3 alignments.
-func echoLeaks(text string) []string {
+func echoLeaks(text string, secrets map[string]string) []string {
 	var leaks []string
-	for name, sec := range echoSecrets {
+	for name, sec := range secrets {
 		needles := map[string]string{}
 		for form, v := range echoForms(sec, 0) {
 			if !strings.HasPrefix(form, "b64-") || form == "b64-std" || form == "b64-url" {
@@ -315,7 +335,7 @@ func TestConformEchoTargetLeaksNothing(t *testing.T) {
 		t.Fatalf("the reports do not show the echoes:\n%s\nstdout:\n%s\nstderr:\n%s", artifacts["r.json"], stdout.String(), stderr.String())
 	}
 	for _, where := range slices.Sorted(maps.Keys(artifacts)) {
-		if leaks := echoLeaks(artifacts[where]); len(leaks) > 0 {
+		if leaks := echoLeaks(artifacts[where], echoSecrets); len(leaks) > 0 {
 			t.Errorf("%s carries %d secret forms:\n  %s", where, len(leaks), strings.Join(leaks, "\n  "))
 		}
 	}
@@ -330,5 +350,87 @@ func TestConformEchoTargetLeaksNothing(t *testing.T) {
 	if t.Failed() || os.Getenv("ECHO_DUMP") != "" {
 		_ = os.WriteFile(filepath.Join(os.TempDir(), "echo-leak-artifacts.txt"),
 			[]byte(stdout.String()+"\n=====\n"+stderr.String()+"\n=====\n"+artifacts["r.json"]+"\n=====\n"+artifacts["r.xml"]), 0o600)
+	}
+}
+
+// TestConformInsecureWarns: --insecure says on stderr that certificates
+// are not checked and that the tokens can be read, and the run goes on.
+func TestConformInsecureWarns(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(envelope401))
+	t.Cleanup(srv.Close)
+	for _, insecure := range []bool{true, false} {
+		args := []string{"conform", "--target", srv.URL, "--only", "negative/no-token"}
+		if insecure {
+			args = append(args, "--insecure")
+		}
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, &stdout, &stderr)
+		warned := strings.Contains(stderr.String(), "warning: --insecure") && strings.Contains(stderr.String(), "not verified")
+		if warned != insecure {
+			t.Errorf("--insecure=%v: warned = %v, want %v\nstderr:\n%s", insecure, warned, insecure, stderr.String())
+		}
+		// Without --insecure the self-signed certificate stops the run.
+		if want := map[bool]int{true: exitOK, false: exitUsage}[insecure]; code != want {
+			t.Errorf("--insecure=%v: exit %d, want %d\nstderr:\n%s", insecure, code, want, stderr.String())
+		}
+	}
+}
+
+// TestConformSetupEchoLeaksNothing: a --setup file signs in with a
+// password and captures the tokens the echo target mints; the suite then
+// runs on those tokens alone (the REFRESH_TOKENS pool), and the target
+// echoes them in every form. No artifact holds the password or a minted
+// token in any form.
+func TestConformSetupEchoLeaksNothing(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(echoHandler())
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	setup := filepath.Join(dir, "setup.yaml")
+	if err := os.WriteFile(setup, []byte(`steps:
+  - name: sign in
+    request:
+      method: POST
+      path: /login
+      json: {"username": "ci", "password": "`+setupPassword+`"}
+    repeat: 8
+    expect:
+      status: [200]
+    capture:
+      REFRESH_TOKENS: json:refresh_token
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	jsonFile, junitFile := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.xml")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"conform", "--target", srv.URL, "-v", "--color", "never", "--setup", setup,
+		"--report", "json", jsonFile, "--report", "junit", junitFile}, &stdout, &stderr)
+	if code != exitFindings {
+		t.Errorf("exit = %d, want %d\nstderr:\n%s", code, exitFindings, stderr.String())
+	}
+	artifacts := map[string]string{"stdout": stdout.String(), "stderr": stderr.String()}
+	for _, f := range []string{jsonFile, junitFile} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		artifacts[filepath.Base(f)] = string(b)
+	}
+	secrets := map[string]string{"password": setupPassword}
+	for i, m := range mintedTokens {
+		secrets[fmt.Sprintf("minted %d", i)] = m
+	}
+	// The suite must have run on the minted tokens, or the test proves
+	// nothing: the flows that need a live token ran.
+	for _, flow := range []string{"flow/race", "flow/body-token", "flow/undocumented-method"} {
+		if !strings.Contains(stdout.String(), flow) || strings.Contains(stdout.String(), "SKIP "+flow) {
+			t.Fatalf("%s did not run on the minted tokens:\n%s", flow, stdout.String())
+		}
+	}
+	for _, where := range slices.Sorted(maps.Keys(artifacts)) {
+		if leaks := echoLeaks(artifacts[where], secrets); len(leaks) > 0 {
+			t.Errorf("%s carries %d secret forms:\n  %s", where, len(leaks), strings.Join(leaks, "\n  "))
+		}
 	}
 }
