@@ -220,3 +220,35 @@ func TestDisarmAndClockReset(t *testing.T) {
 		t.Errorf("offset after the clock reset = %s, want 0s", c.Offset)
 	}
 }
+
+// TestWhyCrossSiteCookie: a browser request from a cross-site page that
+// arrives without the refresh cookie says why in the journal.
+func TestWhyCrossSiteCookie(t *testing.T) {
+	t.Parallel()
+	cross := map[string]string{"Origin": "http://127.0.0.1:5173", "Sec-Fetch-Site": "cross-site"}
+	tests := []struct {
+		name     string
+		cfg      Config
+		header   map[string]string
+		cookies  map[string]string
+		wantHint bool
+	}{
+		{"cross-site, Lax, no cookie", Config{}, cross, nil, true},
+		{"cross-site, Strict, no cookie", Config{Cookie: CookieConfig{SameSite: http.SameSiteStrictMode}}, cross, nil, true},
+		{"cross-site, None", Config{Cookie: CookieConfig{SameSite: http.SameSiteNoneMode}}, cross, nil, false},
+		{"same-site, no cookie", Config{}, map[string]string{"Origin": "http://localhost:5173", "Sec-Fetch-Site": "same-site"}, nil, false},
+		{"no browser headers", Config{}, nil, nil, false},
+		{"cross-site with a cookie", Config{}, cross, map[string]string{"refresh_token": "rt_unknown"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := mustServer(t, tc.cfg)
+			call{header: tc.header, cookies: tc.cookies}.serve(t, s)
+			e := s.journal.last(1)[0]
+			if got := strings.Contains(e.Why, "cross-site to the mock") && strings.Contains(e.Why, "--cookie-samesite None"); got != tc.wantHint {
+				t.Errorf("why = %q; hint %v, want %v", e.Why, got, tc.wantHint)
+			}
+		})
+	}
+}

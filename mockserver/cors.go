@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/refreshmock/refreshmock/scenarios"
 )
 
 // corsPolicy decides which origins may call the mock with credentials.
@@ -130,4 +131,25 @@ func (s *Server) corsMiddleware(c *gin.Context) {
 
 func isControlPath(p string) bool {
 	return p == ControlPrefix || strings.HasPrefix(p, ControlPrefix+"/")
+}
+
+// crossSiteCookieHint explains, for the journal's why, a request without a
+// refresh token that a browser sent from a cross-site page
+// (Sec-Fetch-Site: cross-site, as Chromium and Firefox send): a
+// SameSite=Lax or Strict cookie is not sent there. Empty otherwise.
+func crossSiteCookieHint(req *scenarios.RequestData, sameSite http.SameSite) string {
+	origin := req.Headers.Get("Origin")
+	if origin == "" || req.Headers.Get("Sec-Fetch-Site") != "cross-site" || sameSite == http.SameSiteNoneMode {
+		return ""
+	}
+	if _, ok := req.Cookies[RefreshCookie]; ok {
+		return ""
+	}
+	mode := "Lax"
+	if sameSite == http.SameSiteStrictMode {
+		mode = "Strict"
+	}
+	return fmt.Sprintf("; no %s cookie arrived: the page's origin %s is cross-site to the mock, so the browser does not send a SameSite=%s cookie; "+
+		"serve page and mock on the same host name (e.g. both on localhost, any ports) or start the mock with --cookie-samesite None",
+		RefreshCookie, cutText(origin, 200), mode)
 }

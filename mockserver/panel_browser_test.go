@@ -385,3 +385,26 @@ func TestPanelControlToken(t *testing.T) {
 		t.Errorf("only %d URLs loaded: %v", len(urls), urls)
 	}
 }
+
+// TestBrowserCrossSiteWhy: a page on 127.0.0.1 calling the mock on
+// localhost is cross-site, so Chromium does not send the SameSite=Lax
+// refresh cookie; the journal's why says so and what to do.
+func TestBrowserCrossSiteWhy(t *testing.T) {
+	bctx := mustChromium(t)
+	s := mustServer(t, Config{Now: time.Now})
+	mock := mustLocalhost(t, s)
+	page := strings.Replace(mustLocalhost(t, http.FileServer(http.Dir("testdata/browser"))), "localhost", "127.0.0.1", 1)
+	b := newTab(t, bctx, false)
+	b.openPanel(mock)
+	b.signIn()
+	if r := b.refreshFrom(page, mock); r.Status != http.StatusUnauthorized || r.Code != "refresh_token_missing" {
+		t.Fatalf("refresh from the cross-site page = %+v, want 401 refresh_token_missing (the Lax cookie stays home)", r)
+	}
+	e := controlClient{tb: t, base: mock}.lastEntry()
+	if !strings.Contains(e.Why, "the page's origin "+page+" is cross-site to the mock") || !strings.Contains(e.Why, "--cookie-samesite None") {
+		t.Errorf("why = %q, want it to name the cross-site origin and the fix", e.Why)
+	}
+	if r := b.refreshFrom(strings.Replace(page, "127.0.0.1", "localhost", 1), mock); r.Status != http.StatusOK {
+		t.Errorf("refresh from a localhost page = %+v, want 200 (same site: the cookie travels)", r)
+	}
+}

@@ -140,6 +140,9 @@ func (c *core) respond(op *spec.Operation, req *scenarios.RequestData) Outcome {
 		return c.reject(op, ent, &rejection{status: http.StatusBadRequest, code: "invalid_request", message: msg, rule: "select_error"})
 	}
 	ent.Scenario, ent.Rule, ent.Why = sel.Name(), string(sel.Rule), sel.Why
+	if state == scenarios.TokenMissing {
+		ent.Why += crossSiteCookieHint(req, c.cookie.SameSite)
+	}
 	switch {
 	case sel.NearMisses() == 0:
 	case len(req.Body) > memoMaxBody:
