@@ -18,8 +18,8 @@ func testToken(sc *scenarios.Scenario) string {
 		return ""
 	}
 	for _, alt := range sc.Match.Any {
-		if c, ok := alt.Cookies["refresh_token"]; ok && c.Equals != nil {
-			return *c.Equals
+		if c, ok := alt.Cookies["refresh_token"]; ok && c.Op == "equals" {
+			return c.Operand
 		}
 	}
 	return ""

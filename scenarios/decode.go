@@ -115,7 +115,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string) {
 	}
 	switch p := v.Addr().Interface().(type) {
 	case *Condition:
-		d.condition(n, p, field)
+		d.decodeCondition(n, p, field)
 		return
 	case *Delay:
 		d.delay(n, p, field)
@@ -422,36 +422,6 @@ func (d *decoder) recordTree(n *yaml.Node, field string) {
 			d.pos[sub] = d.at(item)
 			d.recordTree(item, sub)
 		}
-	}
-}
-
-var conditionKeys = []string{"equals", "prefix", "contains", "regex", "present"}
-
-func (d *decoder) condition(n *yaml.Node, c *Condition, field string) {
-	if n.Kind == yaml.ScalarNode && !isNull(n) {
-		s := n.Value
-		c.Equals = &s
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, field, "expected a value to equal, or a mapping with one of %s; got %s", strings.Join(conditionKeys, ", "), kindName(n))
-		return
-	}
-	d.structValue(n, reflect.ValueOf(c).Elem(), field)
-	set := 0
-	if c.Equals != nil {
-		set++
-	}
-	for _, s := range []string{c.Prefix, c.Contains, c.Regex} {
-		if s != "" {
-			set++
-		}
-	}
-	if c.Present != nil {
-		set++
-	}
-	if set != 1 {
-		d.errorf(n, field, "a condition takes exactly one of %s; got %d", strings.Join(conditionKeys, ", "), set)
 	}
 }
 

@@ -60,17 +60,19 @@ response:
 `)
 	sc, _ := set.Get("shorthands")
 	m := sc.Match
-	if got := m.Cookies["refresh_token"].Equals; got == nil || *got != "rt_1" {
-		t.Errorf("scalar condition: Equals = %v, want rt_1", got)
-	}
-	if got := m.Headers["X-Client"].Prefix; got != "ios/" {
-		t.Errorf("prefix condition = %q, want ios/", got)
-	}
-	if got := m.Headers["X-Debug"].Present; got == nil || *got {
-		t.Errorf("present condition = %v, want false", got)
-	}
-	if got := m.Body["user.id"].Equals; got == nil || *got != "42" {
-		t.Errorf("number condition: Equals = %v, want \"42\"", got)
+	for _, tc := range []struct {
+		name     string
+		got      scenarios.Condition
+		op, want string
+	}{
+		{"scalar condition", m.Cookies["refresh_token"], "equals", "rt_1"},
+		{"prefix condition", m.Headers["X-Client"], "prefix", "ios/"},
+		{"present condition", m.Headers["X-Debug"], "present", "false"},
+		{"number condition", m.Body["user.id"], "equals", "42"},
+	} {
+		if tc.got.Op != tc.op || tc.got.Operand != tc.want {
+			t.Errorf("%s = %s %q, want %s %q", tc.name, tc.got.Op, tc.got.Operand, tc.op, tc.want)
+		}
 	}
 	if diff := cmp.Diff(&scenarios.Delay{Min: 100 * time.Millisecond, Max: 2 * time.Second}, sc.Response.Delay); diff != "" {
 		t.Errorf("delay range (-want +got):\n%s", diff)
@@ -172,7 +174,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"float for int", head + "priority: 1.5\n" + ok, `3:11: priority: expected an integer, got the number 1.5`},
 		{"null for string", head + "description:\n" + ok, `3:13: description: expected a string, got null`},
 		{"mapping for list", head + "tags: {a: b}\n" + ok, `3:7: tags: expected a list, got a mapping`},
-		{"condition list", head + "match: {cookies: {a: [x]}}\n" + ok, `3:22: match.cookies.a: expected a value to equal, or a mapping with one of equals, prefix, contains, regex, present; got a list`},
+		{"condition list", head + "match: {cookies: {a: [x]}}\n" + ok, `3:22: match.cookies.a: expected a value to equal, or a mapping with one of equals, prefix, contains, regex, present, lt, lte, gt, gte; got a list`},
 		{"negative delay", head + "response: {status: 500, delay: -1s, body: {status: 500, message: Down., code: internal_server_error}}\n", `3:32: response.delay: expected a duration such as 250ms or 2s, got "-1s"`},
 		{"delay list", head + "response: {status: 500, delay: [1s], body: {status: 500, message: Down., code: internal_server_error}}\n", `3:32: response.delay: expected a duration (250ms) or a mapping {min: 100ms, max: 2s}, got a list`},
 		{"capture without name", head + ok + "conform: {steps: [{expect: {status: 500}, capture: {A: 'cookie:'}}]}\n", `4:56: conform.steps[0].capture.A: expected "cookie:NAME", "header:NAME" or "json:PATH", got "cookie:"`},
@@ -225,8 +227,8 @@ response:
 	if got := alt.Token; got != "expired" {
 		t.Errorf("any[1].token = %q, want expired (explicit keys win over merged ones)", got)
 	}
-	if got := alt.Cookies["refresh_token"].Equals; got == nil || *got != "rt_1" {
-		t.Errorf("any[1].cookies.refresh_token = %v, want rt_1 (merged)", got)
+	if got := alt.Cookies["refresh_token"]; got.Op != "equals" || got.Operand != "rt_1" {
+		t.Errorf("any[1].cookies.refresh_token = %s %q, want equals rt_1 (merged)", got.Op, got.Operand)
 	}
 }
 

@@ -595,87 +595,42 @@ func (m *Match) String() string {
 
 // holds is Test without the explanation.
 func (c *Condition) holds(value string, present bool) bool {
-	if c.Present != nil {
-		return present == *c.Present
+	if c.Op == "present" {
+		return present == (c.Operand == "true")
 	}
-	if !present {
-		return false
-	}
-	switch {
-	case c.Equals != nil:
-		return value == *c.Equals
-	case c.Prefix != "":
-		return strings.HasPrefix(value, c.Prefix)
-	case c.Contains != "":
-		return strings.Contains(value, c.Contains)
-	case c.Regex != "":
-		return c.re != nil && c.re.MatchString(value)
-	}
-	return true
+	return present && (c.test == nil || c.test(value))
 }
 
 // Test applies the condition to a value; present says whether the value
 // was sent at all. When it does not hold, why says what was found.
 func (c Condition) Test(value string, present bool) (ok bool, why string) {
-	if c.Present != nil {
-		if present == *c.Present {
-			return true, ""
-		}
-		if present {
-			return false, "present, want absent"
-		}
-		return false, "absent, want present"
-	}
-	if !present {
-		return false, "absent, want " + c.want()
+	if c.holds(value, present) {
+		return true, ""
 	}
 	switch {
-	case c.Equals != nil:
-		if value == *c.Equals {
-			return true, ""
-		}
-	case c.Prefix != "":
-		if strings.HasPrefix(value, c.Prefix) {
-			return true, ""
-		}
-	case c.Contains != "":
-		if strings.Contains(value, c.Contains) {
-			return true, ""
-		}
-	case c.Regex != "":
-		if c.re != nil && c.re.MatchString(value) {
-			return true, ""
-		}
-	default:
-		return true, ""
+	case c.Op == "present" && present:
+		return false, "present, want absent"
+	case c.Op == "present":
+		return false, "absent, want present"
+	case !present:
+		return false, "absent, want " + c.want()
 	}
 	return false, fmt.Sprintf("got %q, want %s", spec.Shorten(value, 60), c.want())
 }
 
 func (c Condition) want() string {
-	if c.Equals != nil {
-		return strconv.Quote(*c.Equals)
+	if c.Op == "equals" {
+		return strconv.Quote(c.Operand)
 	}
 	return strings.TrimSpace(c.String())
 }
 
 // String renders the condition as an operator and operand, e.g. `="x"`.
 func (c Condition) String() string {
-	switch {
-	case c.Present != nil && *c.Present:
-		return " present"
-	case c.Present != nil:
-		return " absent"
-	case c.Equals != nil:
-		return "=" + strconv.Quote(*c.Equals)
-	case c.Prefix != "":
-		return " prefix " + strconv.Quote(c.Prefix)
-	case c.Contains != "":
-		return " contains " + strconv.Quote(c.Contains)
-	case c.Regex != "":
-		return " matching " + strconv.Quote(c.Regex)
+	if c.op == nil {
+		return ""
 	}
-	return ""
+	return c.op.explain(c.Operand)
 }
 
 func orNone(s string) string {

@@ -61,16 +61,18 @@ type Match struct {
 var TokenStates = []string{"valid", "missing", "expired", "reused", "invalid", "revoked"}
 
 // Condition is a test on one string value. In YAML a plain scalar means
-// equals; a mapping takes exactly one of the keys below.
+// equals; a mapping takes exactly one operator key: equals, prefix,
+// contains, regex, present, lt, lte, gt, gte (the operators table in
+// operators.go). It is compiled when decoded and immutable after.
 type Condition struct {
-	Equals   *string `yaml:"equals" json:"equals,omitempty"`
-	Prefix   string  `yaml:"prefix" json:"prefix,omitempty"`
-	Contains string  `yaml:"contains" json:"contains,omitempty"`
-	Regex    string  `yaml:"regex" json:"regex,omitempty"`
-	// Present true requires the value to be present, false to be absent.
-	Present *bool `yaml:"present" json:"present,omitempty"`
+	// Op is the operator's name.
+	Op string
+	// Operand is the operator's operand as written ("true" or "false"
+	// for present).
+	Operand string
 
-	re *regexp.Regexp
+	op   *operator
+	test func(value string) bool // of a present value
 }
 
 // Response is what the mock answers.

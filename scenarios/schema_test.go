@@ -197,6 +197,9 @@ func (w *schemaWalker) walk(t reflect.Type, node map[string]any, where string) {
 			w.t.Errorf("%s: capture must be a string with a pattern", where)
 		}
 		return
+	case reflect.TypeFor[Condition]():
+		w.compareOperators(where, node)
+		return
 	case reflect.TypeFor[StatusList]():
 		if w.branch(node, func(m map[string]any) bool { return allowsType(m, "integer") }) == nil ||
 			w.branch(node, func(m map[string]any) bool { return allowsType(m, "array") }) == nil {
@@ -257,6 +260,36 @@ func (w *schemaWalker) walk(t reflect.Type, node map[string]any, where string) {
 		}
 	default:
 		w.t.Errorf("%s: Go type %s is not handled by this test", where, t)
+	}
+}
+
+// compareOperators checks the condition's schema against the operators
+// table: the same operators, each with the table's operand schema and
+// description, and the scalar shorthand for equals.
+func (w *schemaWalker) compareOperators(where string, node map[string]any) {
+	def := w.resolve(node)
+	if desc, _ := def["description"].(string); !strings.Contains(desc, strings.Join(operatorNames(), ", ")+".") {
+		w.t.Errorf("%s: the description %q does not list the operators %s", where, desc, strings.Join(operatorNames(), ", "))
+	}
+	obj := w.branch(node, hasProperties)
+	w.compareKeys(where, operatorNames(), obj)
+	if obj == nil {
+		return
+	}
+	props, _ := obj["properties"].(map[string]any)
+	for _, op := range operators {
+		want := map[string]any{"description": op.doc}
+		for k, v := range op.schema {
+			want[k] = v
+		}
+		wantJSON, _ := json.Marshal(want)
+		gotJSON, _ := json.Marshal(props[op.name])
+		if string(wantJSON) != string(gotJSON) {
+			w.t.Errorf("%s.%s: schema %s, the operators table says %s", where, op.name, gotJSON, wantJSON)
+		}
+	}
+	if scalar := w.branch(node, func(m map[string]any) bool { return allowsType(m, "string") && !hasProperties(m) }); scalar == nil {
+		w.t.Errorf("%s: no scalar branch (the equals shorthand)", where)
 	}
 }
 

@@ -65,20 +65,6 @@ func prepareMatch(m *Match, field string, sc *Scenario, sink *diagSink) {
 	if m.Token != "" && !slices.Contains(TokenStates, m.Token) {
 		sink.errorf(sc.PosOf(field+".token"), field+".token", "unknown token state %q; expected one of: %s", m.Token, strings.Join(TokenStates, ", "))
 	}
-	for group, conds := range map[string]map[string]Condition{"cookies": m.Cookies, "headers": m.Headers, "query": m.Query, "body": m.Body} {
-		for name, c := range conds {
-			f := field + "." + group + "." + name
-			if c.Regex != "" {
-				re, err := regexp.Compile(c.Regex)
-				if err != nil {
-					sink.errorf(sc.PosOf(f+".regex"), f+".regex", "regular expression does not compile: %v", err)
-					continue
-				}
-				c.re = re
-				conds[name] = c
-			}
-		}
-	}
 	for i := range m.Any {
 		prepareMatch(&m.Any[i], fmt.Sprintf("%s.any[%d]", field, i), sc, sink)
 	}
