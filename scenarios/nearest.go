@@ -87,15 +87,9 @@ func (m *Match) distance(req *RequestData, cache *bodyCache) int {
 
 // literal is the text a condition wants, when it wants one.
 func (c *Condition) literal() (string, bool) {
-	switch {
-	case c.Present != nil:
-		return "", false
-	case c.Equals != nil:
-		return *c.Equals, true
-	case c.Prefix != "":
-		return c.Prefix, true
-	case c.Contains != "":
-		return c.Contains, true
+	switch c.Op {
+	case "equals", "prefix", "contains":
+		return c.Operand, true
 	}
 	return "", false
 }

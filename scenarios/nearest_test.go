@@ -44,7 +44,7 @@ func TestNearestRejections(t *testing.T) {
 
 func TestMatchDistance(t *testing.T) {
 	t.Parallel()
-	eq := func(s string) Condition { return Condition{Equals: &s} }
+	eq := Equals
 	m := Match{Any: []Match{{Cookies: map[string]Condition{"t": eq("rt_test_426_upgrade")}}, {Body: map[string]Condition{"t": eq("rt_test_426_upgrade")}}}}
 	tests := []struct {
 		name string
