@@ -26,6 +26,9 @@ import (
 type tmpl struct {
 	*template.Template
 	fast *fastTemplate // nil: execute with text/template
+	// counted: the template has loops or template calls, whose steps
+	// count against the render budget (budget.go).
+	counted bool
 }
 
 // fastTemplate is a template compiled to segments.

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"reflect"
 	"testing"
@@ -59,7 +60,7 @@ func viaFast(f *fastTemplate, data any) result {
 // viaRender executes t the way Render does: the fast path when t has one,
 // text/template otherwise.
 func viaRender(t *tmpl, data *RenderData) result {
-	out, err := execute(t, data)
+	out, err := execute(t, data, newBudget(context.Background(), MaxRenderTime))
 	if err != nil {
 		return result{err: err.Error()}
 	}
@@ -359,7 +360,7 @@ func BenchmarkRender(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := executeBytes(bc.t, d); err != nil {
+				if _, err := executeBytes(bc.t, d, newBudget(context.Background(), MaxRenderTime)); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -122,6 +123,10 @@ var funcs = template.FuncMap{
 		}
 		return v
 	},
+	// printf replaces text/template's own, bounding widths (budget.go).
+	"printf": boundedPrintf,
+	// The step counter parseTemplate inserts; each render binds its own.
+	tickFunc: func() (string, error) { return "", nil },
 }
 
 func toInt64(v any) (int64, error) {
@@ -161,7 +166,12 @@ func parseTemplate(name, text string) (*tmpl, error) {
 			return nil, err
 		}
 	}
-	return &tmpl{Template: t, fast: compileFast(t, renderDataType)}, nil
+	if err := checkRecursion(t); err != nil {
+		return nil, fmt.Errorf("template: %s: %w", name, err)
+	}
+	out := &tmpl{Template: t, fast: compileFast(t, renderDataType)}
+	out.counted = instrument(t)
+	return out, nil
 }
 
 // maxRange is the most iterations a template may ask for with a constant:
@@ -236,8 +246,26 @@ type RenderedCookie struct {
 }
 
 // Render produces the scenario's response for one request. It is safe for
-// concurrent use.
+// concurrent use. It is RenderContext without a request to watch.
 func (s *Scenario) Render(data *RenderData) (*Rendered, error) {
+	return s.RenderContext(context.Background(), data)
+}
+
+// RenderContext produces the scenario's response for one request, within
+// the render budget (MaxRendered bytes per template, MaxRenderSteps loop
+// iterations and template calls, MaxRenderTime): going over it, or ctx
+// (the request's) being done, stops the render with an error wrapping
+// ErrRenderBudget. It is safe for concurrent use.
+func (s *Scenario) RenderContext(ctx context.Context, data *RenderData) (*Rendered, error) {
+	return s.render(newBudget(ctx, MaxRenderTime), data)
+}
+
+// renderAtLoad renders with the load-time budget (loadRenderTime).
+func (s *Scenario) renderAtLoad(data *RenderData) (*Rendered, error) {
+	return s.render(newBudget(context.Background(), loadRenderTime), data)
+}
+
+func (s *Scenario) render(b *budget, data *RenderData) (*Rendered, error) {
 	r := &s.Response
 	out := &Rendered{Status: r.Status, Header: make(http.Header, len(r.Headers)+4)}
 	for k, vs := range r.staticHeader {
@@ -245,7 +273,7 @@ func (s *Scenario) Render(data *RenderData) (*Rendered, error) {
 		out.Header[k] = vs
 	}
 	for name, t := range r.headerTpl {
-		val, err := execute(t, data)
+		val, err := execute(t, data, b)
 		if err != nil {
 			return nil, fmt.Errorf("scenario %s: header %s: %w", s.Name, name, err)
 		}
@@ -256,7 +284,7 @@ func (s *Scenario) Render(data *RenderData) (*Rendered, error) {
 		val := c.Value
 		if c.valueTpl != nil {
 			var err error
-			if val, err = execute(c.valueTpl, data); err != nil {
+			if val, err = execute(c.valueTpl, data, b); err != nil {
 				return nil, fmt.Errorf("scenario %s: cookie %s: %w", s.Name, c.Name, err)
 			}
 		}
@@ -264,11 +292,11 @@ func (s *Scenario) Render(data *RenderData) (*Rendered, error) {
 	}
 	switch {
 	case r.bodyTmpl != nil:
-		b, err := executeBytes(r.bodyTmpl, data)
+		body, err := executeBytes(r.bodyTmpl, data, b)
 		if err != nil {
 			return nil, fmt.Errorf("scenario %s: body_template: %w", s.Name, err)
 		}
-		out.Body = b
+		out.Body = body
 	case r.bodyJSON != nil:
 		out.Body = r.bodyJSON
 	}
@@ -285,20 +313,20 @@ var renderBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // maxPooledBuf keeps buffers grown by a large render out of the pool.
 const maxPooledBuf = 64 << 10
 
-func execute(t *tmpl, data *RenderData) (string, error) {
+func execute(t *tmpl, data *RenderData, b *budget) (string, error) {
 	buf := renderBufs.Get().(*bytes.Buffer)
 	defer putRenderBuf(buf)
-	if err := t.execute(buf, data); err != nil {
+	if err := t.execute(buf, data, b); err != nil {
 		return "", err
 	}
 	return buf.String(), nil
 }
 
 // executeBytes renders t into a pooled buffer and returns an exact copy.
-func executeBytes(t *tmpl, data *RenderData) ([]byte, error) {
+func executeBytes(t *tmpl, data *RenderData, b *budget) ([]byte, error) {
 	buf := renderBufs.Get().(*bytes.Buffer)
 	defer putRenderBuf(buf)
-	if err := t.execute(buf, data); err != nil {
+	if err := t.execute(buf, data, b); err != nil {
 		return nil, err
 	}
 	return bytes.Clone(buf.Bytes()), nil
@@ -313,7 +341,7 @@ func putRenderBuf(buf *bytes.Buffer) {
 // execute renders t into buf, through its fast path when it has one. A
 // failing fast path is run again with text/template, so that errors are
 // text/template's own.
-func (t *tmpl) execute(buf *bytes.Buffer, data *RenderData) error {
+func (t *tmpl) execute(buf *bytes.Buffer, data *RenderData, b *budget) error {
 	buf.Reset()
 	if t.fast != nil && data != nil {
 		if t.fast.execute(buf, reflect.ValueOf(data).Elem()) == nil {
@@ -321,26 +349,36 @@ func (t *tmpl) execute(buf *bytes.Buffer, data *RenderData) error {
 		}
 		buf.Reset()
 	}
-	return t.Template.Execute(&cappedWriter{buf: buf, left: MaxRendered}, data)
+	if err := b.check(); err != nil {
+		return err
+	}
+	w := &cappedWriter{buf: buf, left: MaxRendered, b: b}
+	if !t.counted {
+		return cleanBudgetError(t.Template.Execute(w, data))
+	}
+	// A template with loops or template calls counts its steps against
+	// this render's budget, through a clone bound to it.
+	c, err := t.Template.Clone()
+	if err != nil {
+		return err
+	}
+	return cleanBudgetError(c.Funcs(template.FuncMap{tickFunc: b.tick}).Execute(w, data))
 }
 
-// MaxRendered bounds what one template may write (a body, a header or a
-// cookie value): a template that loops stops with an error instead of
-// growing the mock's memory without end.
-const MaxRendered = 1 << 20
-
-// errTooLarge is the write error of a template that wrote past MaxRendered.
-var errTooLarge = fmt.Errorf("the template wrote more than %d bytes; scenario bodies are limited to 1 MiB", MaxRendered)
-
-// cappedWriter writes to buf until left bytes are used up.
+// cappedWriter writes to buf until left bytes are used up, and looks at
+// the render's clock and request as it goes.
 type cappedWriter struct {
 	buf  *bytes.Buffer
 	left int
+	b    *budget
 }
 
 func (w *cappedWriter) Write(p []byte) (int, error) {
 	if len(p) > w.left {
 		return 0, errTooLarge
+	}
+	if err := w.b.wrote(); err != nil {
+		return 0, err
 	}
 	w.left -= len(p)
 	return w.buf.Write(p)

@@ -166,7 +166,7 @@ func prepareResponse(sc *Scenario, op *spec.Operation, sp *spec.Spec, sink *diag
 	}
 	// Render once with a sample request: templates must execute, and the
 	// result must keep the spec and the envelope rules.
-	out, err := sc.Render(SampleData())
+	out, err := sc.renderAtLoad(SampleData())
 	if err != nil {
 		field := "response.body_template"
 		if r.bodyTmpl == nil {
@@ -179,6 +179,15 @@ func prepareResponse(sc *Scenario, op *spec.Operation, sp *spec.Spec, sink *diag
 			err = ee
 		}
 		sink.errorf(templatePos(sc, field, err), field, "template does not render with a sample request: %s", templateMessage(err))
+		return
+	}
+	if _, err := sc.renderAtLoad(sc.WorstCaseData()); err != nil {
+		field := renderErrField(sc, err)
+		var ee template.ExecError
+		if errors.As(err, &ee) {
+			err = ee
+		}
+		sink.errorf(templatePos(sc, field, err), field, "template does not render with a worst-case request (8 KiB values for every header, cookie, query parameter, body field and variable it names, non-empty loops): %s", templateMessage(err))
 		return
 	}
 	if !r.HasBody() {
@@ -278,6 +287,19 @@ func templatePos(sc *Scenario, field string, err error) Pos {
 		base.Line += line - 1
 	}
 	return base
+}
+
+// renderErrField is the field a render error came from: the template's
+// name, which is the field it was written in.
+func renderErrField(sc *Scenario, err error) string {
+	var ee template.ExecError
+	if errors.As(err, &ee) && ee.Name != "" {
+		return ee.Name
+	}
+	if sc.Response.bodyTmpl != nil {
+		return "response.body_template"
+	}
+	return "response"
 }
 
 func templateMessage(err error) string {
