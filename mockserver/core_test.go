@@ -242,7 +242,7 @@ func TestRespond(t *testing.T) {
 			c := newCore(&cfg, &tokens)
 			c.snap.Store(newSnapshot(sset, time.Time{}))
 			req := tc.req
-			out := c.respond(op, &req)
+			out := c.respond(t.Context(), op, &req)
 			w := tc.want
 			if out.Status != w.status {
 				t.Fatalf("status = %d, want %d; body %s; entry %+v", out.Status, w.status, out.Body, out.Entry)

@@ -29,7 +29,7 @@ func (s *Server) serveOperation(c *gin.Context, op *spec.Operation) {
 		out = s.reject(op, Entry{Operation: op.ID}, rej)
 	} else {
 		rel, _ := s.relPath(r.URL.Path)
-		out = s.respond(op, &scenarios.RequestData{Method: r.Method, Path: rel, Headers: r.Header, Cookies: cookieMap(r), Query: query(r), Body: body})
+		out = s.respond(r.Context(), op, &scenarios.RequestData{Method: r.Method, Path: rel, Headers: r.Header, Cookies: cookieMap(r), Query: query(r), Body: body})
 		out.Entry.reqBody = keepBody(body)
 	}
 	if out.Err != nil {

@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,8 +92,8 @@ func newCore(cfg *Config, tokens tokenStore) *core {
 // respond decides the answer to req, a request routed to op: a rejection
 // in the error envelope when the request does not validate or asks for a
 // scenario that does not exist, else the selected scenario rendered (or the
-// spec's example).
-func (c *core) respond(op *spec.Operation, req *scenarios.RequestData) Outcome {
+// spec's example). ctx is the request's: rendering stops when it is done.
+func (c *core) respond(ctx context.Context, op *spec.Operation, req *scenarios.RequestData) Outcome {
 	ent := Entry{Operation: op.ID}
 	if rej := c.check(op, req); rej != nil {
 		return c.reject(op, ent, rej)
@@ -118,7 +119,7 @@ func (c *core) respond(op *spec.Operation, req *scenarios.RequestData) Outcome {
 		// rotate the very token it was chosen for; one named by the request
 		// or armed may start a new family.
 		strict := sel.Rule == scenarios.RuleMatch || sel.Rule == scenarios.RuleDefault
-		out, err = c.render(sel.Scenario, req, token, strict)
+		out, err = c.render(ctx, sel.Scenario, req, token, strict)
 		if err != nil {
 			// Declared here, errors.As's target costs an allocation only
 			// when rendering failed.
@@ -130,7 +131,7 @@ func (c *core) respond(op *spec.Operation, req *scenarios.RequestData) Outcome {
 				ent.TokenState = stale.state
 				sel, err = snap.sel.Select(scenarios.Query{Operation: op.ID, Request: req, Token: stale.state})
 				if err == nil && sel.Scenario != nil {
-					out, err = c.render(sel.Scenario, req, token, false)
+					out, err = c.render(ctx, sel.Scenario, req, token, false)
 				}
 			}
 		}
@@ -171,7 +172,7 @@ func (c *core) respond(op *spec.Operation, req *scenarios.RequestData) Outcome {
 // rotates the presented refresh token; the new tokens reach templates as
 // .Token and the new refresh token is set as the refresh_token cookie
 // (unless the scenario scripts that cookie itself).
-func (c *core) render(sc *scenarios.Scenario, req *scenarios.RequestData, token string, strict bool) (Outcome, error) {
+func (c *core) render(ctx context.Context, sc *scenarios.Scenario, req *scenarios.RequestData, token string, strict bool) (Outcome, error) {
 	now, offset := c.tokens.clock()
 	data := renderData.Get().(*scenarios.RenderData)
 	*data = scenarios.RenderData{Request: *req, Now: now}
@@ -186,7 +187,7 @@ func (c *core) render(sc *scenarios.Scenario, req *scenarios.RequestData, token 
 		}
 		data.Token = td
 	}
-	r, err := sc.Render(data)
+	r, err := sc.RenderContext(ctx, data) // within the render budget; stops when the client goes away
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -81,7 +81,9 @@ func newBudget(ctx context.Context, limit time.Duration) *budget {
 }
 
 // tick counts a step; every 64 steps it looks at the clock and the
-// context too.
+// context too. The clock is only looked at after 64 steps or writes, so
+// that a small template is never cut short because its goroutine waited
+// for a CPU on a busy machine.
 func (b *budget) tick() (string, error) {
 	b.steps++
 	if b.steps > MaxRenderSteps {

@@ -349,8 +349,8 @@ func (t *tmpl) execute(buf *bytes.Buffer, data *RenderData, b *budget) error {
 		}
 		buf.Reset()
 	}
-	if err := b.check(); err != nil {
-		return err
+	if err := b.ctx.Err(); err != nil {
+		return fmt.Errorf("%w: the request went away (%w)", ErrRenderBudget, err)
 	}
 	w := &cappedWriter{buf: buf, left: MaxRendered, b: b}
 	if !t.counted {
