@@ -3,20 +3,32 @@
 // with stable check ids, where it departs from the spec, the error
 // envelope and token-handling practice.
 //
+// The suite asserts what the spec and the RFCs require of any
+// implementation, never the mock's own choices: [Checks] gives every check
+// its severity and the requirement behind it, and [Policy] is the one
+// place severities are decided (envelope-code-in-catalog, for one, is an
+// error only when the spec is the user's and carries x-error-codes).
+//
 // # Cases
 //
+//   - setup: a setup file's steps (Config.Setup), run first; their
+//     captures fill variables that are not set, e.g. REFRESH_TOKENS from a
+//     sign-in. Skipped, naming them, when its variables are unset or empty.
 //   - scenario/NAME: every scenario with a conform section, step by step,
-//     with captures from one response into the next request. A case whose
-//     variables are not supplied is skipped, naming them.
-//   - negative/...: requests derived from the spec that must be rejected
-//     with a documented 4xx: no token, JSON that does not parse, each wrong
-//     JSON type for each body property, an empty string where minLength
-//     applies, a wrong content type, an oversized body.
-//   - flow/race: N parallel refreshes with one token (RACE_REFRESH_TOKEN):
-//     at most one succeeds, none fails with a 5xx.
-//   - flow/query-token: the token in the query string is not accepted.
-//   - flow/undocumented-method: a method the spec does not document for the
-//     path does not succeed.
+//     with captures from one response into the next request; a step may
+//     repeat. A case whose variables are not supplied (or are empty) is
+//     skipped, naming them.
+//   - negative/...: requests derived from the spec, each sent twice
+//     (envelope-code-stable): schema-valid bodies without a usable token
+//     (no body, a null token, {}, an extra field) get a documented 4xx
+//     that is not a validation status; schema-invalid bodies get 400 or
+//     422 as documented; a wrong content type and an oversized body get a
+//     documented 4xx.
+//   - flow/race, flow/query-token, flow/undocumented-method,
+//     flow/body-token: each needs a live token of its own, and fails with
+//     flow-precondition when that token turns out not to be live.
+//   - pool/N: each REFRESH_TOKENS token the cases above did not draw is
+//     refreshed once and its 200 checked.
 //
 // Rotation is checked wherever a case presents tokens: a token that an
 // earlier step rotated away must be rejected (rotation-reuse-accepted), and

@@ -135,3 +135,27 @@ func jsonQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// FuzzLoadSetup: any bytes as a conform setup file load or fail with
+// positioned diagnostics, never a panic.
+func FuzzLoadSetup(f *testing.F) {
+	for _, seed := range []string{
+		"steps:\n  - request: {method: POST, path: /__mock/tokens, json: {}}\n    repeat: 6\n    expect: {status: [200, 201]}\n    capture: {REFRESH_TOKENS: json:refresh_token}\n",
+		"vars: [P]\nsteps:\n  - request: {json: {p: '${P}'}}\n    expect: {status: 200}\n",
+		"steps: [{request: {}, expect: {status: 2000}, repeat: -1}]\n",
+		"a: &a [*a]\n", "- 1\n", "", "steps:\n\t- x\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		su, diags := scenarios.LoadSetup(scenarios.Source{Name: "fuzz-setup.yaml", Data: data})
+		if su == nil && len(diags.Errors()) == 0 {
+			t.Fatalf("no setup and no error for %q", data)
+		}
+		for _, d := range diags {
+			if d.Pos.Line < 1 {
+				t.Errorf("diagnostic without a line: %s", d)
+			}
+		}
+	})
+}

@@ -69,9 +69,7 @@ func LoadSetup(src Source) (*Setup, Diagnostics) {
 		return nil, sink.diags
 	}
 	d.decode(root, reflect.ValueOf(sc.Conform).Elem(), "conform")
-	if len(sink.diags.Errors()) == 0 {
-		prepareConform(sc, nil, sink)
-	}
+	prepareConform(sc, nil, sink)
 	// The checks are the conform section's; name fields as the setup
 	// file writes them.
 	for i := range sink.diags {
