@@ -44,9 +44,18 @@ func BenchmarkSuite(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		main, race := fmt.Sprintf("rt_bench_main_%06d", i), fmt.Sprintf("rt_bench_race_%06d", i)
-		ti.seed(main, race)
-		cfg.Vars["REFRESH_TOKEN"], cfg.Vars[conformance.VarRace] = main, race
+		// Every live token is single-use: a fresh pool each run.
+		var pool []string
+		for _, v := range []string{"REFRESH_TOKEN", conformance.VarRace, conformance.VarQuery, conformance.VarMethod, conformance.VarBody, "pool"} {
+			tok := fmt.Sprintf("rt_bench_%s_%06d", strings.ToLower(v), i)
+			ti.seed(tok)
+			if v == "pool" {
+				pool = append(pool, tok)
+				continue
+			}
+			cfg.Vars[v] = tok
+		}
+		cfg.Vars[conformance.VarPool] = strings.Join(pool, ",")
 		rep, err := conformance.Run(context.Background(), cfg)
 		if err != nil || !rep.OK() {
 			b.Fatalf("run: %v\n%s", err, findingsText(rep))
