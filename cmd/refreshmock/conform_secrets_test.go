@@ -103,7 +103,7 @@ var echoSecrets = map[string]string{
 // setupPassword what the --setup file signs in with: secrets the runner
 // learns only from the setup step.
 var (
-	mintedTokens  = func() []string {
+	mintedTokens = func() []string {
 		var out []string
 		for i := range 8 {
 			out = append(out, fmt.Sprintf("rt/mint+%d=Tok_%016x", i, uint64(i+1)*0x9E3779B97F4A7C15))
