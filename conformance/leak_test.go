@@ -399,3 +399,33 @@ func TestRedactorLongSecret(t *testing.T) {
 		t.Errorf("a fragment of a secret over MaxIndexedSecret was redacted: %.40q", got)
 	}
 }
+
+// TestRedactorContains: Contains sees a registered secret in any form
+// (what the token-echoed check needs), and neither an unregistered JWT nor
+// ordinary text; a nil redactor holds nothing and only cuts.
+func TestRedactorContains(t *testing.T) {
+	t.Parallel()
+	const tok = "rt/sent+Tok=0123456789"
+	r := conformance.NewRedactor(tok)
+	tests := []struct {
+		body string
+		want bool
+	}{
+		{`{"message":"bad token ` + strings.ReplaceAll(tok, "/", `\/`) + `"}`, true},
+		{"token=" + url.QueryEscape(tok), true},
+		{base64.StdEncoding.EncodeToString([]byte("x" + tok)), true},
+		{"the token ends …" + tok[len(tok)-10:], true},
+		{`{"access_token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln"}`, false},
+		{`{"status":401,"message":"the refresh token has expired","code":"refresh_token_expired"}`, false},
+	}
+	for _, tc := range tests {
+		if got := r.Contains(tc.body); got != tc.want {
+			t.Errorf("Contains(%q) = %v, want %v", tc.body, got, tc.want)
+		}
+	}
+	var none *conformance.Redactor
+	if none.Contains(tok) || none.String(tok) != tok || none.Shorten(tok, 5) != "rt/se…" {
+		t.Errorf("a nil redactor: Contains %v, String %q, Shorten %q", none.Contains(tok), none.String(tok), none.Shorten(tok, 5))
+	}
+	none.Report(&conformance.Report{})
+}

@@ -72,7 +72,9 @@ type gramRef struct{ needle, off int32 }
 
 // Redactor replaces secrets by their fingerprints. It learns secrets as a
 // run goes (variables, cookies, tokens in headers and JSON bodies) and is
-// safe for concurrent use. See FragmentLen for what it catches.
+// safe for concurrent use. See FragmentLen for what it catches. A nil
+// *Redactor redacts nothing (Shorten only cuts), so that pure code can take
+// one optionally.
 type Redactor struct {
 	mu      sync.RWMutex
 	secrets map[string]bool
@@ -226,7 +228,7 @@ var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A
 // String replaces every known secret, in every form listed at
 // FragmentLen, and every JWT in s by their fingerprints.
 func (r *Redactor) String(s string) string {
-	if s == "" {
+	if r == nil || s == "" {
 		return s
 	}
 	if spans := r.spans(s); len(spans) > 0 {
@@ -235,10 +237,17 @@ func (r *Redactor) String(s string) string {
 	return s
 }
 
-// Contains reports whether s holds a known secret in any form String
-// redacts, or a JWT.
+// Contains reports whether s holds a registered secret in any form String
+// redacts (a fragment of one included; unregistered JWTs are not counted),
+// e.g. to tell whether an error body echoes the token the request sent:
+// NewRedactor(sent...).Contains(body).
 func (r *Redactor) Contains(s string) bool {
-	return len(r.spans(s)) > 0
+	if r == nil || s == "" {
+		return false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.find(s)) > 0
 }
 
 // spans returns the spans of s to replace: secrets in every form, and
@@ -259,7 +268,7 @@ func (r *Redactor) spans(s string) []span {
 // Shorten redacts s, then cuts it to at most n bytes (never inside a
 // fingerprint or a UTF-8 sequence), marking the cut with "…". Call it on
 // raw values instead of cutting them first: a secret cut in two is no
-// longer whole for String to find.
+// longer whole for String to find. A nil Redactor only cuts.
 func (r *Redactor) Shorten(s string, n int) string {
 	s = r.String(s)
 	if len(s) <= n {
@@ -277,7 +286,8 @@ func (r *Redactor) Shorten(s string, n int) string {
 	return s[:cut] + "…"
 }
 
-// Finding returns f with every text field redacted.
+// Finding returns f with every text field redacted (a nil Redactor
+// returns f).
 func (r *Redactor) Finding(f Finding) Finding {
 	f.Message, f.Value, f.Got, f.Expected = r.String(f.Message), r.String(f.Value), r.String(f.Got), r.String(f.Expected)
 	f.HowToFix, f.Field, f.StepName = r.String(f.HowToFix), r.String(f.Field), r.String(f.StepName)
@@ -289,7 +299,7 @@ func (r *Redactor) Finding(f Finding) Finding {
 // is then gone from the earlier cases too. Run calls it on the report it
 // returns.
 func (r *Redactor) Report(rep *Report) {
-	if rep == nil {
+	if r == nil || rep == nil {
 		return
 	}
 	rep.Target = r.String(rep.Target)
