@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,6 +80,31 @@ func newBudget(ctx context.Context, limit time.Duration) *budget {
 	}
 	return &budget{ctx: ctx, limit: limit, deadline: time.Now().Add(limit)}
 }
+
+// heavy bounds the renders of templates with loops or template calls that
+// run at once to half the CPUs (at least one).
+var heavy = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+
+// acquire waits for a heavy slot, within the budget's time and context.
+func (b *budget) acquire() error {
+	select {
+	case heavy <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(time.Until(b.deadline))
+	defer t.Stop()
+	select {
+	case heavy <- struct{}{}:
+		return nil
+	case <-b.ctx.Done():
+		return fmt.Errorf("%w: the request went away (%w)", ErrRenderBudget, b.ctx.Err())
+	case <-t.C:
+		return fmt.Errorf("%w: waited %s for a CPU behind other costly renders", ErrRenderBudget, b.limit)
+	}
+}
+
+func (b *budget) release() { <-heavy }
 
 // tick counts a step; every 64 steps it looks at the clock and the
 // context too. The clock is only looked at after 64 steps or writes, so

@@ -357,7 +357,13 @@ func (t *tmpl) execute(buf *bytes.Buffer, data *RenderData, b *budget) error {
 		return cleanBudgetError(t.Template.Execute(w, data))
 	}
 	// A template with loops or template calls counts its steps against
-	// this render's budget, through a clone bound to it.
+	// this render's budget, through a clone bound to it, and runs on at
+	// most half the CPUs (heavy), so that renders that go over their
+	// budget cannot take every core from the other requests.
+	if err := b.acquire(); err != nil {
+		return err
+	}
+	defer b.release()
 	c, err := t.Template.Clone()
 	if err != nil {
 		return err
