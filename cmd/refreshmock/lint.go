@@ -78,7 +78,7 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	format := fs.String("format", "text", "output `format`: text or json")
 	noBuiltin := fs.Bool("no-builtin-scenarios", false, "lint your files alone, without the shipped scenarios under them")
 	maxFile := serveSizeFlag(scenarios.DefaultMaxFileSize)
-	fs.Var(&maxFile, "max-scenario-file", "largest scenario file read, e.g. 1MiB or 262144 (default 1MiB)")
+	fs.Var(&maxFile, "max-scenario-file", "largest scenario file read, e.g. 1MiB or 262144")
 	paths, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err

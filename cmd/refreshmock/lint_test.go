@@ -102,7 +102,8 @@ func TestLintUsageErrors(t *testing.T) {
 		{"unreadable spec", []string{"lint", "--spec", "testdata/lint/no-such-spec.yaml"}, "refreshmock lint: load OpenAPI document: open testdata/lint/no-such-spec.yaml: no such file or directory\n"},
 		{"spec that is not OpenAPI", []string{"lint", "--spec", "testdata/lint/one-new/slow-down.yaml"}, "refreshmock lint: "},
 		{"unknown format", []string{"lint", "--format", "xml"}, "refreshmock lint: --format \"xml\": use text or json\n"},
-		{"unknown flag", []string{"lint", "--no-such-flag"}, "flag provided but not defined: -no-such-flag\n"},
+		{"unknown flag", []string{"lint", "--no-such-flag"}, "refreshmock lint: flag provided but not defined: -no-such-flag; see refreshmock lint --help\n"},
+		{"mistyped flag", []string{"lint", "--strcit"}, "refreshmock lint: flag provided but not defined: -strcit (did you mean --strict?); see refreshmock lint --help\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

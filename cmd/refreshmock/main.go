@@ -13,7 +13,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -71,6 +73,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		return exitOK
+	}
+	if args[0] == "--version" || args[0] == "-V" || args[0] == "-version" {
+		args = []string{"version"}
 	}
 	c, ok := commands()[args[0]]
 	if !ok {
@@ -133,15 +138,56 @@ func newFlagSet(name, text string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args; a parse error is a usage error.
+// parseFlags parses args; a parse error is a usage error, said in one
+// line with a "did you mean" and a pointer to --help, instead of the
+// whole usage text that would scroll the mistake away.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return err
 	}
-	return nil
+	hint := ""
+	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+		best, bestD := "", 4
+		fs.VisitAll(func(f *flag.Flag) {
+			if d := editDistance(strings.TrimLeft(name, "-"), f.Name); d < bestD {
+				best, bestD = f.Name, d
+			}
+		})
+		if best != "" {
+			hint = fmt.Sprintf(" (did you mean --%s?)", best)
+		}
+	}
+	fmt.Fprintf(out, "refreshmock %s: %v%s; see refreshmock %s --help\n", fs.Name(), err, hint, fs.Name())
+	return errUsage
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
@@ -155,6 +201,41 @@ Examples:
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "refreshmock %s\n", version)
+	fmt.Fprintf(stdout, "refreshmock %s\n", moduleVersion())
 	return nil
+}
+
+// moduleVersion is the version set with -ldflags, else the module version
+// the binary was built from (v1.2.3 when installed with go install
+// ...@v1.2.3), else the VCS revision, else "dev".
+func moduleVersion() string {
+	if version != "dev" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return version
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return "dev-" + rev
 }

@@ -70,7 +70,18 @@ func (l *serveListFlag) Set(v string) error {
 // serveSizeFlag is a byte count written as 1048576, 1MiB, 512KiB, 1MB or 64KB.
 type serveSizeFlag int64
 
-func (s *serveSizeFlag) String() string { return strconv.FormatInt(int64(*s), 10) }
+// String writes the size as 1MiB or 512KiB when it is a whole number of
+// them, so that --help shows the default once, as it is written.
+func (s *serveSizeFlag) String() string {
+	n := int64(*s)
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "KiB"
+	}
+	return strconv.FormatInt(n, 10)
+}
 
 func (s *serveSizeFlag) Set(v string) error {
 	n, err := parseServeSize(v)
@@ -121,7 +132,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.spec, "spec", "", "OpenAPI document (default: the embedded Refresh Token spec)")
 	fs.Var(&o.scenarioPaths, "scenarios", "scenario file or directory, added to the shipped scenarios (a scenario of yours with a shipped one's name replaces it); repeatable; reloaded when it changes")
 	fs.BoolVar(&o.noBuiltin, "no-builtin-scenarios", false, "leave the shipped scenarios out: serve only the --scenarios files")
-	fs.Var(&o.maxScenarioFile, "max-scenario-file", "largest scenario file read, e.g. 1MiB or 262144 (default 1MiB)")
+	fs.Var(&o.maxScenarioFile, "max-scenario-file", "largest scenario file read, e.g. 1MiB or 262144")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on; a non-loopback address needs --control-token")
 	fs.StringVar(&o.basePath, "base-path", "", "prefix of every operation path, e.g. /api (the control API stays at /__mock/)")
 	fs.StringVar(&o.seed, "seed-token", mockserver.DefaultSeedToken, "refresh token valid from the start and after reset; empty for none")
@@ -133,7 +144,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.cookiePath, "cookie-path", "", "Path of the refresh_token cookie (default: the refresh operation's folder, /auth, under --base-path)")
 	fs.Var(&o.corsOrigins, "cors-origin", "allowed CORS origin, scheme://host[:port], scheme://host:* or *; repeatable or comma-separated (default http://localhost:*,http://127.0.0.1:*)")
 	fs.StringVar(&o.controlToken, "control-token", os.Getenv("REFRESHMOCK_CONTROL_TOKEN"), "bearer token the control API requires (env REFRESHMOCK_CONTROL_TOKEN)")
-	fs.Var(&o.maxBody, "max-body", "request body limit, e.g. 1MiB or 65536 (default 1MiB)")
+	fs.Var(&o.maxBody, "max-body", "request body limit, e.g. 1MiB or 65536")
 	fs.BoolVar(&o.noValidate, "no-validate-requests", false, "do not validate requests against the spec")
 	fs.IntVar(&o.journalSize, "journal-size", mockserver.DefaultJournalSize, "requests kept in the journal (GET /__mock/journal)")
 	fs.DurationVar(&o.reloadEvery, "reload-interval", mockserver.DefaultReloadInterval, "how often to look for scenario file changes; 0 turns hot reload off")

@@ -185,3 +185,19 @@ func TestInterruptedWhileLoading(t *testing.T) {
 		})
 	}
 }
+
+// TestVersionAndHelpHabits: --version and -V print the version; a size
+// flag's default is shown once, as written.
+func TestVersionAndHelpHabits(t *testing.T) {
+	t.Parallel()
+	for _, arg := range []string{"--version", "-V", "version"} {
+		code, stdout, _ := runCLI(t, arg)
+		if code != exitOK || !strings.HasPrefix(stdout, "refreshmock ") {
+			t.Errorf("%s: exit %d, stdout %q", arg, code, stdout)
+		}
+	}
+	_, stdout, _ := runCLI(t, "help", "serve")
+	if !strings.Contains(stdout, "(default 1MiB)\n") || strings.Contains(stdout, "(default 1048576)") {
+		t.Errorf("serve help shows --max-body's default twice or not as written:\n%s", stdout)
+	}
+}
