@@ -310,31 +310,14 @@ func (cr *caseRun) note(format string, args ...any) {
 
 func (r *runner) runCase(ctx context.Context, c caseDef) CaseResult {
 	res := CaseResult{ID: c.id, Kind: c.kind, Title: c.title, Source: c.source}
-	vars := map[string]string{}
 	var empty []string
-	for _, n := range c.needs {
-		v, ok := r.vars[n]
-		switch {
-		case !ok:
-			res.Missing = append(res.Missing, n)
-		case strings.TrimSpace(v) == "":
-			// What CI gives a fork's pull request for a secret.
-			res.Missing = append(res.Missing, n)
-			empty = append(empty, n)
-		default:
-			vars[n] = v
-		}
-	}
+	res.Missing, empty = r.unset(c.needs)
 	if len(res.Missing) > 0 {
 		res.Outcome = Skip
 		res.SkipReason = skipReason(res.Missing, empty)
 		return res
 	}
-	for k, v := range r.vars {
-		if _, ok := vars[k]; !ok {
-			vars[k] = v
-		}
-	}
+	vars := maps.Clone(r.vars)
 	if err := ctx.Err(); err != nil {
 		res.Outcome = Skip
 		res.SkipReason = "not run: interrupted"
@@ -375,18 +358,8 @@ func (r *runner) finish(res *CaseResult) {
 func (r *runner) runSetup(ctx context.Context) CaseResult {
 	su := r.cfg.Setup
 	res := CaseResult{ID: "setup", Kind: KindSetup, Title: "setup steps from " + su.File, Source: su.File}
-	vars := maps.Clone(r.vars)
 	var empty []string
-	for _, n := range su.Vars {
-		v, ok := vars[n]
-		switch {
-		case !ok:
-			res.Missing = append(res.Missing, n)
-		case strings.TrimSpace(v) == "":
-			res.Missing = append(res.Missing, n)
-			empty = append(empty, n)
-		}
-	}
+	res.Missing, empty = r.unset(su.Vars)
 	if len(res.Missing) > 0 {
 		// As on a fork's pull request, where CI gives no secrets: the
 		// setup does not run, and the cases that need its tokens are
@@ -395,7 +368,7 @@ func (r *runner) runSetup(ctx context.Context) CaseResult {
 		res.SkipReason = skipReason(res.Missing, empty)
 		return res
 	}
-	cr := &caseRun{r: r, res: &res, vars: vars}
+	cr := &caseRun{r: r, res: &res, vars: maps.Clone(r.vars)}
 	t0 := time.Now()
 	func() {
 		defer cr.recoverPanic()
@@ -415,6 +388,22 @@ func (r *runner) runSetup(ctx context.Context) CaseResult {
 	sort.Strings(res.Notes)
 	r.finish(&res)
 	return res
+}
+
+// unset returns the variables of names that are not set or are empty
+// (what CI gives a fork's pull request for a secret), and the empty ones.
+func (r *runner) unset(names []string) (missing, empty []string) {
+	for _, n := range names {
+		v, ok := r.vars[n]
+		switch {
+		case !ok:
+			missing = append(missing, n)
+		case strings.TrimSpace(v) == "":
+			missing = append(missing, n)
+			empty = append(empty, n)
+		}
+	}
+	return missing, empty
 }
 
 // skipReason says which variables a skipped case needs, and which of them
