@@ -224,3 +224,15 @@ func TestReadFilesDefaultCap(t *testing.T) {
 		t.Errorf("diagnostics = %v, want over.yaml larger than 1 MiB", diags)
 	}
 }
+
+// TestNotUTF8AtItsLine: a file that is not UTF-8 is reported at the
+// line and column of the first bad byte, not at 1:1.
+func TestNotUTF8AtItsLine(t *testing.T) {
+	t.Parallel()
+	data := "name: latin1\noperation: refresh_token\ndescription: caf\xe9\nresponse: {status: 500}\n"
+	_, diags := scenarios.Load(mustSpec(t), []scenarios.Source{{Name: "t.yaml", Data: []byte(data)}})
+	want := "t.yaml:3:17: the file is not UTF-8: byte 0xe9 does not start a UTF-8 character; save the file as UTF-8"
+	if len(diags) != 1 || diags[0].String() != want {
+		t.Errorf("diagnostics:\n%v\nwant:\n%s", diags, want)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/refreshmock/refreshmock/spec"
 	"go.yaml.in/yaml/v3"
@@ -497,6 +498,12 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // parseFile decodes every YAML document of a file into a scenario.
 func parseFile(ctx context.Context, src Source, sink *diagSink) []*Scenario {
+	if pos, b, ok := firstInvalidUTF8(src.Data); ok {
+		// The YAML parser would say "invalid leading UTF-8 octet" at the
+		// start of the file; say where the byte is.
+		sink.errorf(Pos{File: src.Name, Line: pos.Line, Col: pos.Col}, "", "the file is not UTF-8: byte 0x%02x does not start a UTF-8 character; save the file as UTF-8", b)
+		return nil
+	}
 	var out []*Scenario
 	dec := yaml.NewDecoder(bytes.NewReader(src.Data))
 	for {
@@ -562,3 +569,25 @@ func recordBlockStarts(root *yaml.Node, sc *Scenario, file string) {
 // Operations lists the operation ids a set of scenarios may use, for
 // messages.
 func operationList(sp *spec.Spec) string { return strings.Join(sp.OperationIDs(), ", ") }
+
+// firstInvalidUTF8 finds the first byte of data that is not valid UTF-8,
+// with its line and column (in characters, from 1).
+func firstInvalidUTF8(data []byte) (Pos, byte, bool) {
+	if utf8.Valid(data) {
+		return Pos{}, 0, false
+	}
+	line, col := 1, 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return Pos{Line: line, Col: col}, data[i], true
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		i += size
+	}
+	return Pos{}, 0, false
+}
