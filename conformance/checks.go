@@ -179,6 +179,9 @@ type CheckInput struct {
 	SkipSpec bool
 	// Policy gives each finding its severity.
 	Policy Policy
+	// Redactor, when set, redacts values before they are shortened for
+	// messages (nil: values are shortened as they are).
+	Redactor *Redactor
 }
 
 // CheckResponse runs every response check against the spec and the
@@ -221,14 +224,16 @@ func CheckResponse(sp *spec.Spec, op *spec.Operation, in CheckInput) []Finding {
 			Expected: "<= " + in.MaxLatency.String(), Got: in.Latency.Round(time.Millisecond).String()})
 	}
 	if in.Status == http.StatusTooManyRequests {
-		add429(in.Header, add)
+		add429(in.Header, in.Redactor, add)
 	}
 	if f, ok := leak(in.Body); ok {
 		add(f)
 	}
 	if in.Status >= 400 {
 		for _, tok := range in.SentTokens {
-			if len(tok) >= 8 && strings.Contains(string(in.Body), tok) {
+			// Contains also sees JSON-escaped, percent-encoded, base64 and
+			// partial echoes of the token.
+			if len(tok) >= 8 && NewRedactor(tok).Contains(string(in.Body)) {
 				add(Finding{Check: CheckTokenEchoed, In: "body",
 					Message: "the error body echoes the token the request sent (" + Fingerprint(tok) + "); error messages must not repeat credentials",
 					Value:   Fingerprint(tok)})
@@ -269,7 +274,7 @@ func statusList(ss []int) string {
 	return "one of " + strings.Join(parts, ", ")
 }
 
-func add429(h http.Header, add func(Finding)) {
+func add429(h http.Header, red *Redactor, add func(Finding)) {
 	ra := strings.TrimSpace(h.Get("Retry-After"))
 	f := Finding{Check: CheckRetryAfter, Field: "Retry-After", In: "header",
 		Expected: "delay-seconds (e.g. 30) or an HTTP-date (RFC 9110 10.2.3)"}
@@ -281,8 +286,9 @@ func add429(h http.Header, add func(Finding)) {
 		// delay-seconds
 	default:
 		if _, err := http.ParseTime(ra); err != nil {
-			f.Message = fmt.Sprintf("Retry-After must be delay-seconds or an HTTP-date, got %q", spec.Shorten(ra, 60))
-			f.Value, f.Got = spec.Shorten(ra, 60), spec.Shorten(ra, 60)
+			short := red.Shorten(ra, 60)
+			f.Message = fmt.Sprintf("Retry-After must be delay-seconds or an HTTP-date, got %q", short)
+			f.Value, f.Got = short, short
 			add(f)
 		}
 	}

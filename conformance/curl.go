@@ -141,7 +141,7 @@ func (cr *caseRun) curl(o *outRequest) string {
 	if o.HasBody {
 		body := string(o.Body)
 		if len(body) > maxCurlBody {
-			fmt.Fprintf(&b, " --data-binary @body.json  # a %d-byte body starting %s", len(body), shellArg(body[:80], vars, r.red.String))
+			fmt.Fprintf(&b, " --data-binary @body.json  # a %d-byte body starting %s", len(body), shellArg(r.red.Shorten(body, 80), nil, identity))
 		} else {
 			fmt.Fprintf(&b, " --data-binary %s", shellArg(body, vars, r.red.String))
 		}

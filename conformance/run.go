@@ -338,9 +338,7 @@ func (r *runner) runCase(ctx context.Context, c caseDef) CaseResult {
 func (r *runner) finish(res *CaseResult) {
 	sort.SliceStable(res.Exchanges, func(i, j int) bool { return res.Exchanges[i].Step < res.Exchanges[j].Step })
 	for i := range res.Findings {
-		f := &res.Findings[i]
-		f.Message, f.Value, f.Got, f.Expected = r.red.String(f.Message), r.red.String(f.Value), r.red.String(f.Got), r.red.String(f.Expected)
-		f.HowToFix, f.Field = r.red.String(f.HowToFix), r.red.String(f.Field)
+		res.Findings[i] = r.red.Finding(res.Findings[i])
 	}
 	for i, n := range res.Notes {
 		res.Notes[i] = r.red.String(n)
@@ -554,7 +552,7 @@ func (cr *caseRun) exchange(ctx context.Context, step int, name string, o *outRe
 			Method: o.Method, Path: o.Path, Status: resp.Status, Header: resp.Header, Body: resp.Body,
 			Expected: exp.statuses, ExpectedWhy: exp.why, SentTokens: o.tokens(), TokenCookies: r.tokenCookies,
 			Latency: resp.Latency, MaxLatency: r.cfg.MaxLatency, SkipSpec: exp.skipSpec || resp.Truncated,
-			Policy: r.policy,
+			Policy: r.policy, Redactor: r.red,
 		}
 		if exp.judge != nil {
 			in.Expected = nil
