@@ -2,8 +2,13 @@ package mockserver
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -251,4 +256,56 @@ func TestWhyCrossSiteCookie(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzControl sends arbitrary methods, targets and bodies to the control
+// API and the panel. It must never panic, answer only the control API's
+// statuses, and keep error bodies small JSON (a long input is not echoed
+// back whole).
+func FuzzControl(f *testing.F) {
+	seeds := []struct{ method, target, body string }{
+		{"POST", "/__mock/arm", `{"scenario":"rate-limited","count":2,"session":"tab-1","ttl":"30s"}`},
+		{"POST", "/__mock/arm", `{"scenario":"rate-limited","count":0}`},
+		{"POST", "/__mock/arm", `{"scenario":"` + strings.Repeat("a", 300) + `"}`},
+		{"DELETE", "/__mock/arm?scenario=rate-limited&id=1", ""},
+		{"GET", "/__mock/journal?since=3&method=POST&status=429&scenario=x&session=y&limit=2", ""},
+		{"GET", "/__mock/journal?since=-1&status=%zz", ""},
+		{"POST", "/__mock/tokens", `{"subject":"a\u0000b","set_cookie":true}`},
+		{"POST", "/__mock/clock/advance", `{"by":"1e9h"}`},
+		{"POST", "/__mock/clock/reset", ""},
+		{"GET", "/__mock/", ""},
+		{"GET", "/__mock/health", ""},
+		{"POST", "/__mock/reset", "{"},
+	}
+	for _, s := range seeds {
+		f.Add(s.method, s.target, []byte(s.body))
+	}
+	srv := mustServer(f, Config{})
+	allowed := []int{200, 302, 400, 401, 403, 404, 409, 422}
+	f.Fuzz(func(t *testing.T, method, target string, body []byte) {
+		if method != "GET" && method != "POST" && method != "DELETE" {
+			return
+		}
+		u, err := url.ParseRequestURI(target)
+		if err != nil || !isControlPath(u.Path) {
+			return
+		}
+		req := httptest.NewRequest(method, u.RequestURI(), bytes.NewReader(body))
+		req.Host, req.RemoteAddr = "127.0.0.1:8080", "127.0.0.1:40000"
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if !slices.Contains(allowed, rec.Code) {
+			t.Fatalf("%s %s -> %d: %.300s", method, target, rec.Code, rec.Body)
+		}
+		if rec.Code >= 400 {
+			var e controlError
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error == "" {
+				t.Fatalf("%s %s -> %d with a body that is not {\"error\"}: %.300s", method, target, rec.Code, rec.Body)
+			}
+			if rec.Body.Len() > 4<<10 {
+				t.Fatalf("%s %s -> %d with a %d-byte error", method, target, rec.Code, rec.Body.Len())
+			}
+		}
+	})
 }
