@@ -10,6 +10,12 @@
 //
 // A loaded [Set] is immutable; hot reload swaps a whole new set.
 //
+// Match conditions test one value each with an operator from one table
+// (operators.go: equals, prefix, contains, regex, present, and lt, lte, gt,
+// gte for versions); an operand an operator cannot use is a diagnostic at
+// its position. [Scaffold] writes a new scenario file for a documented
+// status (what `refreshmock new` prints).
+//
 // The shipped scenarios (*.yaml in this directory) are embedded and are the
 // default set. scenario.schema.json describes the format for editors.
 package scenarios

@@ -150,9 +150,9 @@ func TestNewUsageErrors(t *testing.T) {
 	}{
 		{"no status", []string{"new"}, "refreshmock new: --status is required"},
 		{"undocumented status", []string{"new", "--status", "418"}, "refreshmock new: status 418 is not documented for refresh_token; documented: 200, 400, 401"},
-		{"unknown operation", []string{"new", "--status", "200", "--operation", "nope"}, `refreshmock new: --operation "nope": spec/refresh-token.yaml (embedded) has no such operation; it has: refresh_token`},
+		{"unknown operation", []string{"new", "--status", "200", "--operation", "nope"}, `refreshmock new: operation "nope": spec/refresh-token.yaml (embedded) has no such operation; it has: refresh_token`},
 		{"several operations and none chosen", []string{"new", "--status", "200", "--spec", petstore}, "refreshmock new: " + petstore + " has 4 operations; choose one with --operation"},
-		{"bad name", []string{"new", "--status", "200", "--name", "no spaces"}, `refreshmock new: --name "no spaces": use letters`},
+		{"bad name", []string{"new", "--status", "200", "--name", "no spaces"}, `refreshmock new: name "no spaces": use letters`},
 		{"positional argument", []string{"new", "--status", "200", "out.yaml"}, `refreshmock new: unexpected argument "out.yaml"`},
 		{"unreadable spec", []string{"new", "--status", "200", "--spec", "testdata/none.yaml"}, "refreshmock new: load OpenAPI document"},
 		{"unwritable output", []string{"new", "--status", "200", "-o", "testdata/no-such-dir/x.yaml"}, "refreshmock new: write scenario"},
@@ -171,37 +171,5 @@ func TestNewUsageErrors(t *testing.T) {
 				t.Errorf("stdout = %q, want nothing", stdout)
 			}
 		})
-	}
-}
-
-func TestSlugAndEnvName(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ in, slug, env string }{
-		{"Rate limited", "rate-limited", "Rate_limited"},
-		{"Internal server error", "internal-server-error", "Internal_server_error"},
-		{"  --Weird (chars)! ", "weird-chars", "Weird_chars"},
-		{"refresh_token", "refresh-token", "refresh_token"},
-	}
-	for _, tc := range tests {
-		if got := slugify(tc.in); got != tc.slug {
-			t.Errorf("slugify(%q) = %q, want %q", tc.in, got, tc.slug)
-		}
-		if got := envName(tc.in); got != tc.env {
-			t.Errorf("envName(%q) = %q, want %q", tc.in, got, tc.env)
-		}
-	}
-}
-
-func TestScaffoldKeepsStringsStrings(t *testing.T) {
-	t.Parallel()
-	for _, s := range []string{"30", "true", "null", "1.5", "~", "- x", "a: b", "#c", ""} {
-		if !plainWouldChange(s) {
-			t.Errorf("plainWouldChange(%q) = false, want true", s)
-		}
-	}
-	for _, s := range []string{"no-store", "rate_limited", "Acme Inc"} {
-		if plainWouldChange(s) {
-			t.Errorf("plainWouldChange(%q) = true, want false", s)
-		}
 	}
 }
