@@ -128,7 +128,7 @@ func TestAccessTTLAndClockRule(t *testing.T) {
 		}
 		return r, claims
 	}
-	r, claims := refresh(DefaultSeedToken)
+	r, _ := refresh(DefaultSeedToken)
 	if r.header.Get(ClockHeader) != "" {
 		t.Errorf("X-Mock-Clock %q with the clock not advanced", r.header.Get(ClockHeader))
 	}
@@ -147,7 +147,7 @@ func TestAccessTTLAndClockRule(t *testing.T) {
 		t.Fatalf("advance: %d %v", st, m)
 	}
 	tok, _ := r.cookie(RefreshCookie)
-	r, claims = refresh(tok.Value)
+	r, claims := refresh(tok.Value)
 	if got := r.json(t)["expires_in"]; got != float64(30) {
 		t.Errorf("expires_in %v after access_ttl 30s, want 30", got)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -45,23 +44,6 @@ func startMock(tb testing.TB) string {
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
 	return ts.URL
-}
-
-// issueToken asks the mock's control API for a fresh refresh token.
-func issueToken(tb testing.TB, base string) string {
-	tb.Helper()
-	resp, err := http.Post(base+"/__mock/tokens", "application/json", strings.NewReader(`{}`))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		RefreshToken string `json:"refresh_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.RefreshToken == "" {
-		tb.Fatalf("POST /__mock/tokens: status %d, %v", resp.StatusCode, err)
-	}
-	return out.RefreshToken
 }
 
 // conformArgs runs every shipped scenario with scenarios/mock.vars, and
