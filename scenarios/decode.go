@@ -482,7 +482,7 @@ func join(prefix, key string) string {
 func suggest(got string, known []string) string {
 	best, bestD := "", 3
 	for _, k := range known {
-		if dist := editDistance(strings.ToLower(got), k); dist < bestD {
+		if dist := EditDistance(strings.ToLower(got), k); dist < bestD {
 			best, bestD = k, dist
 		}
 	}
@@ -492,7 +492,9 @@ func suggest(got string, known []string) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance of a and b, for "did you mean"
+// hints here and in the CLI.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

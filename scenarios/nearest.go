@@ -75,7 +75,7 @@ func (m *Match) distance(req *RequestData, cache *bodyCache) int {
 			// An absent value is not near anything: only a value sent
 			// can be a typo of the one wanted.
 			if want, ok := c.literal(); ok && present {
-				keep(editDistance(v[:min(len(v), maxDistanceInput)], want[:min(len(want), maxDistanceInput)]))
+				keep(EditDistance(v[:min(len(v), maxDistanceInput)], want[:min(len(want), maxDistanceInput)]))
 			}
 		}
 	}

@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/refreshmock/refreshmock/scenarios"
 )
 
 // Exit codes.
@@ -157,7 +159,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
 		best, bestD := "", 4
 		fs.VisitAll(func(f *flag.Flag) {
-			if d := editDistance(strings.TrimLeft(name, "-"), f.Name); d < bestD {
+			if d := scenarios.EditDistance(strings.TrimLeft(name, "-"), f.Name); d < bestD {
 				best, bestD = f.Name, d
 			}
 		})
@@ -167,27 +169,6 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	fmt.Fprintf(out, "refreshmock %s: %v%s; see refreshmock %s --help\n", fs.Name(), err, hint, fs.Name())
 	return errUsage
-}
-
-// editDistance is the Levenshtein distance of a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
