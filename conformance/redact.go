@@ -89,6 +89,10 @@ type Redactor struct {
 	// whole lists the needles matched whole only: shorter than
 	// FragmentLen, or longer than MaxIndexedSecret.
 	whole []int32
+	// wordNeedles lists the indexed needles that are word-like (see
+	// wordLike): a word-like run of fragments is redacted only where it
+	// holds one of them whole.
+	wordNeedles []int32
 	// cutPrefix and cutSuffix map the prefixes and suffixes of needles,
 	// CutFragmentLen up to FragmentLen-1 bytes, to their secret.
 	cutPrefix, cutSuffix map[string]string
@@ -179,6 +183,9 @@ func (r *Redactor) addNeedle(n needle) {
 	if len(n.text) < FragmentLen || len(n.text) > MaxIndexedSecret {
 		r.whole = append(r.whole, i)
 		return
+	}
+	if wordLike(n.text) {
+		r.wordNeedles = append(r.wordNeedles, i)
 	}
 	h := hashWindow(n.text)
 	for off := 0; ; off++ {
@@ -406,10 +413,25 @@ func (r *Redactor) scan(v *view, spans *[]span) {
 			if runStart < 0 {
 				return
 			}
-			if sec, ok := r.forms[t[runStart:runEnd]]; ok {
+			run := t[runStart:runEnd]
+			if sec, ok := r.forms[run]; ok {
 				add(runStart, runEnd, sec)
-			} else if !wordLike(t[runStart:runEnd]) {
+			} else if !wordLike(run) {
 				add(runStart, runEnd, runSecret)
+			} else {
+				// A word-like run is left alone unless it holds a whole
+				// needle (a word-like secret next to more letters).
+				for _, ni := range r.wordNeedles {
+					n := r.needles[ni].text
+					for from := 0; from <= len(run)-len(n); {
+						k := strings.Index(run[from:], n)
+						if k < 0 {
+							break
+						}
+						add(runStart+from+k, runStart+from+k+len(n), r.needles[ni].secret)
+						from += k + 1
+					}
+				}
 			}
 			runStart = -1
 		}

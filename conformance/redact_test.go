@@ -123,3 +123,37 @@ func TestRedactorLearn(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactorWordLike: a word-like secret is redacted even inside a longer
+// word-like run, including one whose windows all belong to another secret,
+// while its word-like fragments in ordinary text stay.
+func TestRedactorWordLike(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		secrets []string
+		text    string
+		gone    []string
+		kept    []string
+	}{
+		{"run one longer", []string{"aaaaaaaaaa"}, "aaaaaaaaaaa", []string{"aaaaaaaaaa"}, nil},
+		{"windows shared", []string{"aaaaaaaaaab", "aaaaaaaaaa"}, "x aaaaaaaaaaa y", []string{"aaaaaaaaaa"}, nil},
+		{"words stay", []string{"rt_test_429_rate_limited"}, "you are rate_limited_now", nil, []string{"rate_limited_now"}},
+		{"secret in words", []string{"rt_test_429_rate_limited"}, "xrt_test_429_rate_limitedx", []string{"rt_test_429_rate_limited"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := NewRedactor(tt.secrets...).String(tt.text)
+			for _, s := range tt.gone {
+				if strings.Contains(got, s) {
+					t.Errorf("String(%q) = %q keeps %q", tt.text, got, s)
+				}
+			}
+			for _, s := range tt.kept {
+				if !strings.Contains(got, s) {
+					t.Errorf("String(%q) = %q, want %q kept", tt.text, got, s)
+				}
+			}
+		})
+	}
+}
