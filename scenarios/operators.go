@@ -28,15 +28,18 @@ type operator struct {
 	explain func(operand string) string
 }
 
-// scalarTypes is the schema type of operands written as any YAML scalar.
-var scalarTypes = []any{"string", "number", "boolean"}
+// scalarSchema is the schema of operands written as any YAML scalar:
+// scenario.schema.json's $defs/scalar, an anyOf of string, number and
+// boolean (a type list would be a union type, which strict validators
+// such as ajv refuse).
+var scalarSchema = map[string]any{"$ref": "#/$defs/scalar"}
 
 // operators lists the match-condition operators in the order the docs
 // give them.
 var operators = []*operator{
 	{
 		name: "equals", doc: "The value must equal this (compared as text).",
-		schema:  map[string]any{"type": scalarTypes},
+		schema:  scalarSchema,
 		compile: func(op string) (func(string) bool, error) { return func(v string) bool { return v == op }, nil },
 		explain: func(op string) string { return "=" + strconv.Quote(op) },
 	},
@@ -127,7 +130,10 @@ func versionOperator(name, sym, doc string) *operator {
 	}[name]
 	return &operator{
 		name: name, doc: doc,
-		schema: map[string]any{"type": []any{"string", "number"}, "pattern": versionPattern},
+		schema: map[string]any{"anyOf": []any{
+			map[string]any{"type": "string", "pattern": versionPattern},
+			map[string]any{"type": "number"},
+		}},
 		compile: func(op string) (func(string) bool, error) {
 			limit, ok := parseVersion(op)
 			if !ok {

@@ -2,14 +2,19 @@ package scenarios
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/pb33f/jsonschema/v6"
@@ -83,6 +88,41 @@ func TestSchemaHeader(t *testing.T) {
 		t.Errorf("$id = %v, want SchemaID %v", got, SchemaID)
 	}
 	mustSchema(t)
+}
+
+// TestSchemaAjvStrict compiles the schema with ajv, the validator many
+// editors and tools build on, in strict mode: no union types (anyOf
+// instead), every keyword with the type it applies to, every required
+// property defined, no unknown keyword or format. It needs npx (Node.js)
+// and the npm registry, and skips without npx, or outside CI when npx
+// cannot fetch ajv.
+func TestSchemaAjvStrict(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping ajv's strict compile of scenario.schema.json (it runs npx)")
+	}
+	npx, err := exec.LookPath("npx")
+	if err != nil {
+		t.Skip("npx is not installed: ajv's strict compile of scenario.schema.json needs Node.js and npm (apt-get install nodejs npm)")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "scenario.schema.json")
+	if err := os.WriteFile(path, Schema(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npx, "--yes", "-p", "ajv-cli@5.0.0", "-p", "ajv-formats@3.0.1",
+		"ajv", "compile", "-c", "ajv-formats", "--spec=draft2020", "--strict=true", "-s", path)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	switch {
+	case err == nil && bytes.Contains(out, []byte("is valid")):
+	case !bytes.Contains(out, []byte(path)) && os.Getenv("CI") == "":
+		// ajv never ran: npx could not install it (offline?).
+		t.Skipf("npx could not run ajv (%v); set CI=1 to make this a failure:\n%s", err, out)
+	default:
+		t.Errorf("ajv --strict=true does not accept scenario.schema.json (%v):\n%s", err, out)
+	}
 }
 
 func TestShippedScenariosMatchSchema(t *testing.T) {
@@ -171,6 +211,8 @@ func (w *schemaWalker) branch(node map[string]any, want func(map[string]any) boo
 
 func hasProperties(m map[string]any) bool { _, ok := m["properties"]; return ok }
 
+// allowsType reports whether m's type, or the type of one of its anyOf
+// alternatives, is typ.
 func allowsType(m map[string]any, typ string) bool {
 	switch v := m["type"].(type) {
 	case string:
@@ -180,6 +222,12 @@ func allowsType(m map[string]any, typ string) bool {
 			if x == typ {
 				return true
 			}
+		}
+	}
+	alts, _ := m["anyOf"].([]any)
+	for _, a := range alts {
+		if am, ok := a.(map[string]any); ok && allowsType(am, typ) {
+			return true
 		}
 	}
 	return false
@@ -401,6 +449,14 @@ func TestSchemaAgreesWithLoad(t *testing.T) {
 		{"condition number", head + "match: {body: {n: 12}}\nresponse: {status: 200}", true},
 		{"condition two operators", head + "match: {headers: {X-A: {prefix: a, contains: b}}}\nresponse: {status: 200}", false},
 		{"condition unknown operator", head + "match: {headers: {X-A: {startswith: a}}}\nresponse: {status: 200}", false},
+		{"condition lt number", head + "match: {headers: {X-V: {lt: 2}}}\nresponse: {status: 200}", true},
+		{"condition gte version", head + "match: {headers: {X-V: {gte: v1.4.2-beta}}}\nresponse: {status: 200}", true},
+		{"condition lt word", head + "match: {headers: {X-V: {lt: soon}}}\nresponse: {status: 200}", false},
+		{"condition lt boolean", head + "match: {headers: {X-V: {lt: true}}}\nresponse: {status: 200}", false},
+		{"condition equals boolean", head + "match: {body: {ok: {equals: true}}}\nresponse: {status: 200}", true},
+		{"condition equals list", head + "match: {body: {ok: {equals: [1]}}}\nresponse: {status: 200}", false},
+		{"header value number", head + "response: {status: 429, headers: {Retry-After: 30}}", true},
+		{"header value list", head + "response: {status: 429, headers: {Retry-After: [30]}}", false},
 		{"token state", head + "match: {token: expired}\nresponse: {status: 401}", true},
 		{"unknown token state", head + "match: {token: stale}\nresponse: {status: 401}", false},
 		{"delay string", head + "response: {status: 200, delay: 250ms}", true},
@@ -424,7 +480,10 @@ func TestSchemaAgreesWithLoad(t *testing.T) {
 		{"bad capture source", head + "response: {status: 200}\nconform: {steps: [{expect: {status: 200}, capture: {RT: 'body:refresh_token'}}]}", false},
 		{"bad capture variable", head + "response: {status: 200}\nconform: {steps: [{expect: {status: 200}, capture: {'1x': 'cookie:a'}}]}", false},
 		{"assertion with two checks", head + "response: {status: 200}\nconform: {steps: [{expect: {status: 200, assert: [{path: a, exists: true, equals: 1}]}}]}", false},
+		{"assertion without a check", head + "response: {status: 200}\nconform: {steps: [{expect: {status: 200, assert: [{path: a}]}}]}", false},
 		{"assertion one_of", head + "response: {status: 200}\nconform: {steps: [{expect: {status: 200, assert: [{path: a, one_of: [x, y]}]}}]}", true},
+		{"body_template alone", head + "response: {status: 200, body_template: '{}'}", true},
+		{"raw alone", head + "response: {status: 200}\nconform: {steps: [{request: {raw: x}, expect: {status: 200}}]}", true},
 		{"json and raw", head + "response: {status: 200}\nconform: {steps: [{request: {json: {}, raw: x}, expect: {status: 200}}]}", false},
 		{"no steps", head + "response: {status: 200}\nconform: {vars: [A]}", false},
 	}
