@@ -114,7 +114,7 @@ func parseReport(v string) (reportTarget, error) {
 }
 
 func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("conform", conformHelp, stderr)
+	fs := newFlagSet("conform", conformHelp, stdout)
 	var (
 		target      = fs.String("target", "", "base URL of the implementation under test (required)")
 		specFile    = fs.String("spec", "", "OpenAPI document (default: the embedded Refresh Token spec)")
@@ -156,42 +156,39 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q; see refreshmock help conform", errUsage, fs.Arg(0))
-	}
-	usageErr := func(format string, a ...any) error {
-		return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 
 	switch {
 	case *timeout <= 0:
-		return usageErr("--timeout %s: give a positive duration such as 10s", *timeout)
+		return usagef("--timeout %s: give a positive duration such as 10s", *timeout)
 	case *deadline <= 0:
-		return usageErr("--deadline %s: give a positive duration such as 5m", *deadline)
+		return usagef("--deadline %s: give a positive duration such as 5m", *deadline)
 	case *timeout > *deadline:
-		return usageErr("--timeout %s is longer than --deadline %s; a request could never finish in time", *timeout, *deadline)
+		return usagef("--timeout %s is longer than --deadline %s; a request could never finish in time", *timeout, *deadline)
 	case *concurrency < 1 || *concurrency > conformance.MaxConcurrency:
-		return usageErr("--concurrency %d: give 1 to %d cases at once", *concurrency, conformance.MaxConcurrency)
+		return usagef("--concurrency %d: give 1 to %d cases at once", *concurrency, conformance.MaxConcurrency)
 	case *raceN < 2 || *raceN > conformance.MaxRaceRequests:
-		return usageErr("--race-requests %d: give 2 to %d parallel requests", *raceN, conformance.MaxRaceRequests)
+		return usagef("--race-requests %d: give 2 to %d parallel requests", *raceN, conformance.MaxRaceRequests)
 	case *maxBytes < 1024 || *maxBytes > conformance.MaxResponseBytesLimit:
-		return usageErr("--max-response-bytes %d: give 1024 to %d bytes", *maxBytes, conformance.MaxResponseBytesLimit)
+		return usagef("--max-response-bytes %d: give 1024 to %d bytes", *maxBytes, conformance.MaxResponseBytesLimit)
 	case *oversized < 1 || *oversized > conformance.MaxOversizedBody:
-		return usageErr("--oversized-body %d: give 1 to %d bytes", *oversized, conformance.MaxOversizedBody)
+		return usagef("--oversized-body %d: give 1 to %d bytes", *oversized, conformance.MaxOversizedBody)
 	case *maxLatency < 0:
-		return usageErr("--max-latency %s: give a positive duration, or 0 for none", *maxLatency)
+		return usagef("--max-latency %s: give a positive duration, or 0 for none", *maxLatency)
 	}
 	sp, err := loadSpec(*specFile)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageCause(err)
 	}
 	set, err := loadScenarioSet(sp, scenarioDir.vals, !*noBuiltin, stderr)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageCause(err)
 	}
 	var setup *scenarios.Setup
 	if *setupFile != "" {
 		if setup, err = loadSetup(*setupFile); err != nil {
-			return usageErr("%v", err)
+			return usageCause(err)
 		}
 	}
 	flagVars := map[string]string{}
@@ -199,7 +196,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			// The argument may be a bare secret: name it by fingerprint only.
-			return usageErr("--var %s: give NAME=VALUE", conformance.Fingerprint(kv))
+			return usagef("--var %s: give NAME=VALUE", conformance.Fingerprint(kv))
 		}
 		flagVars[k] = v
 	}
@@ -207,12 +204,12 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, f := range varsFiles.vals {
 		fh, err := os.Open(f)
 		if err != nil {
-			return usageErr("--vars: %v", err)
+			return usageCause(fmt.Errorf("--vars: %w", err))
 		}
 		m, err := scenarios.ParseVars(fh, f)
 		fh.Close()
 		if err != nil {
-			return usageErr("%v", err)
+			return usageCause(err)
 		}
 		files = append(files, m)
 	}
@@ -231,7 +228,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, h := range headers.vals {
 		k, v, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(k) == "" {
-			return usageErr("--header %s: give 'Name: value'", conformance.Fingerprint(h))
+			return usagef("--header %s: give 'Name: value'", conformance.Fingerprint(h))
 		}
 		hdr.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
@@ -240,7 +237,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		parsed, err := http.ParseCookie(c)
 		if err != nil || len(parsed) == 0 {
 			name, _, _ := strings.Cut(c, "=")
-			return usageErr("--cookie %q (value %s): give name=value with a valid cookie name and value", strings.TrimSpace(name), conformance.Fingerprint(c))
+			return usagef("--cookie %q (value %s): give name=value with a valid cookie name and value", strings.TrimSpace(name), conformance.Fingerprint(c))
 		}
 		cks = append(cks, parsed...)
 	}
@@ -249,14 +246,14 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, r := range reports.vals {
 		rt, err := parseReport(r)
 		if err != nil {
-			return usageErr("%v", err)
+			return usageCause(err)
 		}
 		if rt.file == "-" {
 			if rt.format != "json" && rt.format != "junit" && rt.format != "text" {
-				return usageErr("--report %s -: unknown format", rt.format)
+				return usagef("--report %s -: unknown format", rt.format)
 			}
 			if slices.ContainsFunc(reps, func(o reportTarget) bool { return o.file == "-" }) {
-				return usageErr("--report: only one report can go to stdout (-)")
+				return usagef("--report: only one report can go to stdout (-)")
 			}
 			jsonToStdout = rt.format != "text"
 		}
@@ -272,14 +269,14 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// that cannot be written fails the run at once, not after it.
 	reportFiles, err := openReports(reps)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageCause(err)
 	}
 	defer closeReports(reportFiles)
 	var minCov *conformance.MinCoverage
 	if *minCoverage != "" {
 		m, err := conformance.ParseMinCoverage(*minCoverage)
 		if err != nil {
-			return usageErr("%v", err)
+			return usageCause(err)
 		}
 		minCov = &m
 	}
@@ -291,7 +288,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "auto":
 		useColor = isTerminal(stdout) && os.Getenv("NO_COLOR") == ""
 	default:
-		return usageErr("--color %q: use auto, always or never", *color)
+		return usagef("--color %q: use auto, always or never", *color)
 	}
 	red := conformance.NewRedactor()
 	if *insecure {
@@ -327,7 +324,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	if *target == "" {
-		return usageErr("--target is required (e.g. --target https://staging.example.com); see refreshmock help conform")
+		return usagef("--target is required (e.g. --target https://staging.example.com)")
 	}
 	start := time.Now()
 	runCtx, cancel := context.WithTimeoutCause(ctx, *deadline, fmt.Errorf("the --deadline of %s passed", *deadline))
@@ -345,7 +342,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	for i, rt := range reps {
 		if werr := writeReport(rt, reportFiles[i], rep, stdout, opts); werr != nil {
-			return usageErr("%v", werr)
+			return werr
 		}
 	}
 	if err != nil {

@@ -72,7 +72,7 @@ type lintReport struct {
 }
 
 func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("lint", lintHelp, stderr)
+	fs := newFlagSet("lint", lintHelp, stdout)
 	specPath := fs.String("spec", "", "OpenAPI document `FILE` to lint against (default: the embedded Refresh Token spec)")
 	strict := fs.Bool("strict", false, "treat warnings (such as an unscripted status) as failures")
 	format := fs.String("format", "text", "output `format`: text or json")
@@ -84,26 +84,25 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if *format != "text" && *format != "json" {
-		fmt.Fprintf(stderr, "refreshmock lint: --format %q: use text or json\n", *format)
-		return errUsage
+		return usagef("--format %q: use text or json", *format)
 	}
 	sp, err := lintLoadSpec(*specPath)
 	if err != nil {
-		return configError{err}
+		return usageCause(err)
 	}
 	var builtin, user []scenarios.Source
 	var readDiags scenarios.Diagnostics
 	switch {
 	case len(paths) == 0 && *noBuiltin:
-		return configError{fmt.Errorf("--no-builtin-scenarios leaves nothing to lint; name your files or directories")}
+		return usagef("--no-builtin-scenarios leaves nothing to lint; name your files or directories")
 	case len(paths) == 0:
 		user = scenarios.Embedded()
 	default:
 		if user, readDiags, err = scenarios.ReadFiles(paths, int64(maxFile)); err != nil {
-			return configError{err}
+			return usageCause(err)
 		}
 		if len(user) == 0 && len(readDiags) == 0 {
-			return configError{fmt.Errorf("no scenario files (*.yaml, *.yml) in %s", strings.Join(paths, ", "))}
+			return usageCause(fmt.Errorf("no scenario files (*.yaml, *.yml) in %s", strings.Join(paths, ", ")))
 		}
 		if !*noBuiltin {
 			builtin = scenarios.Embedded()
@@ -111,7 +110,7 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	rep, err := lint(ctx, sp, builtin, user, readDiags, *strict)
 	if err != nil {
-		return configError{err}
+		return err // interrupted
 	}
 	switch *format {
 	case "json":
@@ -128,14 +127,6 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	return nil
 }
-
-// configError is a usage or configuration error (exit 2) whose message is
-// the wrapped error's alone.
-type configError struct{ err error }
-
-func (e configError) Error() string { return e.err.Error() }
-
-func (e configError) Unwrap() []error { return []error{e.err, errUsage} }
 
 // parseInterspersed parses flags that may come before, between or after
 // the positional arguments, and returns the positional arguments.

@@ -101,7 +101,7 @@ func TestLintUsageErrors(t *testing.T) {
 		{"directory without scenario files", []string{"lint", "testdata/lint/empty"}, "refreshmock lint: no scenario files (*.yaml, *.yml) in testdata/lint/empty\n"},
 		{"unreadable spec", []string{"lint", "--spec", "testdata/lint/no-such-spec.yaml"}, "refreshmock lint: load OpenAPI document: open testdata/lint/no-such-spec.yaml: no such file or directory\n"},
 		{"spec that is not OpenAPI", []string{"lint", "--spec", "testdata/lint/one-new/slow-down.yaml"}, "refreshmock lint: "},
-		{"unknown format", []string{"lint", "--format", "xml"}, "refreshmock lint: --format \"xml\": use text or json\n"},
+		{"unknown format", []string{"lint", "--format", "xml"}, "refreshmock lint: --format \"xml\": use text or json; see refreshmock lint --help\n"},
 		{"unknown flag", []string{"lint", "--no-such-flag"}, "refreshmock lint: flag provided but not defined: -no-such-flag; see refreshmock lint --help\n"},
 		{"mistyped flag", []string{"lint", "--strcit"}, "refreshmock lint: flag provided but not defined: -strcit (did you mean --strict?); see refreshmock lint --help\n"},
 	}

@@ -31,8 +31,42 @@ const (
 // errFindings is returned by a subcommand that ran but found problems.
 var errFindings = errors.New("findings")
 
-// errUsage wraps errors caused by how the tool was called or configured.
-var errUsage = errors.New("usage")
+// usageError is an error in how refreshmock was called or configured:
+// exit 2, said by run in one place, in one line. The one type replaces a
+// sentinel, bare returns and a wrapper type; make it with usagef or
+// usageCause.
+type usageError struct {
+	err error
+	// help adds a pointer to the command's --help: the mistake is in the
+	// arguments themselves.
+	help bool
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+
+func (e *usageError) Unwrap() error { return e.err }
+
+// usagef is a mistake in the arguments (a flag, its value, a missing or an
+// extra argument): its message, then a pointer to --help. %w wraps a cause.
+func usagef(format string, a ...any) error {
+	return &usageError{err: fmt.Errorf(format, a...), help: true}
+}
+
+// usageCause makes err, a problem with what the arguments name (a spec
+// that does not load, a directory without scenarios, an address already
+// in use), a usage error said with err's message alone.
+func usageCause(err error) error { return &usageError{err: err} }
+
+// writeError says err, the error of command cmd ("" for refreshmock
+// itself), on w.
+func writeError(w io.Writer, cmd string, err error) {
+	prog := strings.TrimSpace("refreshmock " + cmd)
+	msg := err.Error()
+	if ue, ok := errors.AsType[*usageError](err); ok && ue.help {
+		msg += "; see " + prog + " --help"
+	}
+	fmt.Fprintf(w, "%s: %s\n", prog, msg)
+}
 
 // command is one subcommand.
 type command struct {
@@ -61,28 +95,27 @@ func main() {
 	os.Exit(code)
 }
 
-// run executes a subcommand and turns its error into an exit code.
+// run executes a subcommand and turns its error into an exit code. Help,
+// asked for in any form, goes to stdout with exit 0; usage errors go to
+// stderr with exit 2.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		if len(args) > 1 {
-			if c, ok := commands()[args[1]]; ok {
-				_ = c.run(ctx, []string{"-h"}, stdout, stdout)
-				return exitOK
-			}
-		}
-		usage(stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
 	}
-	if args[0] == "--version" || args[0] == "-V" || args[0] == "-version" {
+	switch args[0] {
+	case "help", "-h", "--help", "-help":
+		if len(args) == 1 {
+			usage(stdout)
+			return exitOK
+		}
+		args = []string{args[1], "-h"}
+	case "--version", "-V", "-version":
 		args = []string{"version"}
 	}
 	c, ok := commands()[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "refreshmock: unknown command %q\n\n", args[0])
-		usage(stderr)
+		writeError(stderr, "", unknownCommand(args[0]))
 		return exitUsage
 	}
 	err := c.run(ctx, args[1:], stdout, stderr)
@@ -97,11 +130,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "refreshmock %s: interrupted\n", args[0])
 		return exitUsage
 	default:
-		if !errors.Is(err, errUsage) || err.Error() != errUsage.Error() {
-			fmt.Fprintf(stderr, "refreshmock %s: %v\n", args[0], err)
-		}
+		// A usage error, or one that stopped the run (a report that could
+		// not be written, an unreachable target): exit 2 either way.
+		writeError(stderr, args[0], err)
 		return exitUsage
 	}
+}
+
+// unknownCommand is the usage error for a command name that is not one,
+// with the nearest command.
+func unknownCommand(name string) error {
+	names := make([]string, 0, len(commands()))
+	for n := range commands() {
+		names = append(names, n)
+	}
+	if best := closest(name, names); best != "" {
+		return usagef("unknown command %q (did you mean %s?)", name, best)
+	}
+	return usagef("unknown command %q", name)
+}
+
+// closest returns the candidate nearest name, if one is within 3 edits.
+func closest(name string, candidates []string) string {
+	sort.Strings(candidates)
+	best, bestD := "", 4
+	for _, c := range candidates {
+		if d := scenarios.EditDistance(name, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
 }
 
 func usage(w io.Writer) {
@@ -128,10 +186,11 @@ Exit codes: 0 success, 1 findings (violations, lint errors), 2 the tool could no
 }
 
 // newFlagSet returns a flag set whose usage prints text (with its
-// Examples: section) followed by the flags.
-func newFlagSet(name, text string, stderr io.Writer) *flag.FlagSet {
+// Examples: section) followed by the flags, on stdout: help is output
+// asked for.
+func newFlagSet(name, text string, stdout io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), text)
 		fmt.Fprintln(fs.Output(), "\nFlags:")
@@ -140,9 +199,10 @@ func newFlagSet(name, text string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args; a parse error is a usage error, said in one
-// line with a "did you mean" and a pointer to --help, instead of the
-// whole usage text that would scroll the mistake away.
+// parseFlags parses args. -h prints the help and returns flag.ErrHelp; a
+// parse error is a usage error with a "did you mean" (run says it in one
+// line, instead of the whole usage text that would scroll the mistake
+// away).
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	out := fs.Output()
 	fs.SetOutput(io.Discard)
@@ -155,20 +215,14 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		fs.Usage()
 		return err
 	}
-	hint := ""
 	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
-		best, bestD := "", 4
-		fs.VisitAll(func(f *flag.Flag) {
-			if d := scenarios.EditDistance(strings.TrimLeft(name, "-"), f.Name); d < bestD {
-				best, bestD = f.Name, d
-			}
-		})
-		if best != "" {
-			hint = fmt.Sprintf(" (did you mean --%s?)", best)
+		var flags []string
+		fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f.Name) })
+		if best := closest(strings.TrimLeft(name, "-"), flags); best != "" {
+			return usagef("%w (did you mean --%s?)", err, best)
 		}
 	}
-	fmt.Fprintf(out, "refreshmock %s: %v%s; see refreshmock %s --help\n", fs.Name(), err, hint, fs.Name())
-	return errUsage
+	return usagef("%w", err)
 }
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
@@ -178,9 +232,12 @@ Prints the version of refreshmock.
 
 Examples:
   refreshmock version
-`, stderr)
+`, stdout)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	fmt.Fprintf(stdout, "refreshmock %s\n", moduleVersion())
 	return nil

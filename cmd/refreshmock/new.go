@@ -38,7 +38,7 @@ Examples:
 const defaultSchemaRef = scenarios.SchemaID
 
 func runNew(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("new", newHelp, stderr)
+	fs := newFlagSet("new", newHelp, stdout)
 	status := fs.Int("status", 0, "the documented HTTP `status` to script (required)")
 	name := fs.String("name", "", "scenario `name` (default: derived from the operation and the status)")
 	opID := fs.String("operation", "", "operationId (default: the spec's only operation)")
@@ -51,16 +51,14 @@ func runNew(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "refreshmock new: unexpected argument %q; write to a file with -o\n", rest[0])
-		return errUsage
+		return usagef("unexpected argument %q; write to a file with -o", rest[0])
 	}
 	if *status == 0 {
-		fmt.Fprintln(stderr, "refreshmock new: --status is required, e.g. --status 429")
-		return errUsage
+		return usagef("--status is required, e.g. --status 429")
 	}
 	sp, err := lintLoadSpec(*specPath)
 	if err != nil {
-		return configError{err}
+		return usageCause(err)
 	}
 	ref := *schemaRef
 	if ref == "" {
@@ -68,7 +66,7 @@ func runNew(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	data, err := scenarios.Scaffold(sp, scenarios.ScaffoldOptions{Operation: *opID, Status: *status, Name: *name, SchemaRef: ref})
 	if errors.Is(err, scenarios.ErrScaffold) {
-		return configError{err}
+		return usageCause(err)
 	}
 	if err != nil {
 		return err
@@ -84,9 +82,9 @@ func runNew(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := os.OpenFile(*out, flags, 0o644)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return configError{fmt.Errorf("%s exists; choose another -o or pass --force", *out)}
+			return usageCause(fmt.Errorf("%s exists; choose another -o or pass --force", *out))
 		}
-		return configError{fmt.Errorf("write scenario: %w", err)}
+		return usageCause(fmt.Errorf("write scenario: %w", err))
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()

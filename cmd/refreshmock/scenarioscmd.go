@@ -32,29 +32,27 @@ Examples:
 `
 
 func runScenarios(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("scenarios", scenariosHelp, stderr)
+	fs := newFlagSet("scenarios", scenariosHelp, stdout)
 	force := fs.Bool("force", false, "overwrite files that exist in DIR")
 	if len(args) == 0 {
-		fs.SetOutput(stderr)
-		fs.Usage()
-		return errUsage
+		return usagef("missing subcommand: use refreshmock scenarios export DIR")
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		return parseFlags(fs, args)
 	}
 	if args[0] != "export" {
-		return fmt.Errorf("%w: unknown subcommand %q; use: refreshmock scenarios export DIR", errUsage, args[0])
+		return usagef("unknown subcommand %q; use: refreshmock scenarios export DIR", args[0])
 	}
 	rest, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return err
 	}
 	if len(rest) != 1 {
-		return fmt.Errorf("%w: scenarios export takes one directory, got %d arguments; e.g. refreshmock scenarios export ./my-scenarios", errUsage, len(rest))
+		return usagef("scenarios export takes one directory, got %d arguments; e.g. refreshmock scenarios export ./my-scenarios", len(rest))
 	}
 	dir := rest[0]
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return usageCause(err)
 	}
 	files := map[string][]byte{"scenario.schema.json": scenarios.Schema()}
 	names := []string{}
@@ -77,7 +75,7 @@ func runScenarios(_ context.Context, args []string, stdout, stderr io.Writer) er
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("%w: %w", errUsage, err)
+			return usageCause(err)
 		}
 		_, werr := f.Write(files[name])
 		if cerr := f.Close(); werr == nil {

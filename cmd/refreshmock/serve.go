@@ -127,7 +127,7 @@ type serveOptions struct {
 const serveGCPercent = 75
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", serveHelp, stderr)
+	fs := newFlagSet("serve", serveHelp, stdout)
 	o := serveOptions{maxBody: mockserver.DefaultMaxBody, maxScenarioFile: serveSizeFlag(scenarios.DefaultMaxFileSize)}
 	fs.StringVar(&o.spec, "spec", "", "OpenAPI document (default: the embedded Refresh Token spec)")
 	fs.Var(&o.scenarioPaths, "scenarios", "scenario file or directory, added to the shipped scenarios (a scenario of yours with a shipped one's name replaces it); repeatable; reloaded when it changes")
@@ -157,7 +157,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q; see refreshmock help serve", errUsage, fs.Args())
+		return usagef("unexpected arguments %q", fs.Args())
 	}
 	log, err := newServeLogger(stderr, o.logFormat, o.logLevel)
 	if err != nil {
@@ -176,16 +176,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
-		return fmt.Errorf("%w: listen on %s: %w", errUsage, o.addr, err)
+		return usageCause(fmt.Errorf("listen on %s: %w", o.addr, err))
 	}
 	defer ln.Close()
 	tcp, _ := ln.Addr().(*net.TCPAddr)
 	if tcp != nil && !tcp.IP.IsLoopback() && cfg.ControlToken == "" {
-		return fmt.Errorf("%w: %s is not a loopback address; anyone who reaches it could drive the control API: set --control-token (or REFRESHMOCK_CONTROL_TOKEN), or listen on 127.0.0.1", errUsage, ln.Addr())
+		return usagef("%s is not a loopback address; anyone who reaches it could drive the control API: set --control-token (or REFRESHMOCK_CONTROL_TOKEN), or listen on 127.0.0.1", ln.Addr())
 	}
 	srv, err := mockserver.New(cfg)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return usageCause(err)
 	}
 	hs := mockserver.NewHTTPServer(srv, slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	scheme, serve := "http", func() error { return hs.Serve(ln) }
@@ -224,7 +224,7 @@ func (o *serveOptions) config(ctx context.Context, log *slog.Logger) (mockserver
 		sp, err = spec.LoadFile(o.spec)
 	}
 	if err != nil {
-		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+		return cfg, usageCause(err)
 	}
 	opts := scenarios.LoadOptions{NoBuiltin: o.noBuiltin, MaxFileSize: int64(o.maxScenarioFile)}
 	set, diags, err := scenarios.LoadWithBuiltin(ctx, sp, o.scenarioPaths, opts)
@@ -239,18 +239,18 @@ func (o *serveOptions) config(ctx context.Context, log *slog.Logger) (mockserver
 		}
 	}
 	if err != nil {
-		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+		return cfg, usageCause(err)
 	}
 	mockserver.LogOverrides(log, set)
 	sameSite, ok := map[string]http.SameSite{"lax": http.SameSiteLaxMode, "strict": http.SameSiteStrictMode, "none": http.SameSiteNoneMode}[strings.ToLower(o.sameSite)]
 	if !ok {
-		return cfg, fmt.Errorf("%w: --cookie-samesite %q: use Lax, Strict or None", errUsage, o.sameSite)
+		return cfg, usagef("--cookie-samesite %q: use Lax, Strict or None", o.sameSite)
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
-		return cfg, fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+		return cfg, usagef("--tls-cert and --tls-key go together")
 	}
 	if o.accessTTL < time.Second {
-		return cfg, fmt.Errorf("%w: --access-ttl %s is under a second; expires_in counts whole seconds", errUsage, o.accessTTL)
+		return cfg, usagef("--access-ttl %s is under a second; expires_in counts whole seconds", o.accessTTL)
 	}
 	cfg = mockserver.Config{
 		Spec:               sp,
@@ -277,7 +277,7 @@ func (o *serveOptions) config(ctx context.Context, log *slog.Logger) (mockserver
 func newServeLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("%w: --log-level %q: use debug, info, warn or error", errUsage, level)
+		return nil, usagef("--log-level %q: use debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
@@ -286,5 +286,5 @@ func newServeLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, fmt.Errorf("%w: --log-format %q: use text or json", errUsage, format)
+	return nil, usagef("--log-format %q: use text or json", format)
 }

@@ -128,7 +128,7 @@ func TestServeUsageErrors(t *testing.T) {
 			defer cancel()
 			var stderr bytes.Buffer
 			err := runServe(ctx, append([]string{"--addr", "127.0.0.1:0"}, tc.args...), io.Discard, &stderr)
-			if !errors.Is(err, errUsage) {
+			if _, ok := errors.AsType[*usageError](err); !ok {
 				t.Fatalf("err = %v, want a usage error", err)
 			}
 			if !strings.Contains(err.Error()+stderr.String(), tc.want) {
