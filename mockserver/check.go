@@ -49,9 +49,14 @@ func (c *core) checkUncached(op *spec.Operation, req *scenarios.RequestData) *re
 		return rej
 	}
 	if len(req.Body) > 0 && op.RequestBody != nil && len(op.RequestBody.ContentTypes) > 0 &&
-		spec.IsJSON(mediaType(req.Headers.Get("Content-Type"))) && !json.Valid(req.Body) {
-		return &rejection{status: http.StatusBadRequest, code: "malformed_json", rule: "validation",
-			message: "the request body is not valid JSON: " + jsonError(req.Body)}
+		spec.IsJSON(mediaType(req.Headers.Get("Content-Type"))) {
+		if !json.Valid(req.Body) {
+			return &rejection{status: http.StatusBadRequest, code: "malformed_json", rule: "validation",
+				message: "the request body is not valid JSON: " + jsonError(req.Body)}
+		}
+		if p := scanJSON(req.Body); p != nil {
+			return p.rejection()
+		}
 	}
 	return c.validateRequest(req)
 }

@@ -18,10 +18,13 @@
 //  1. The request is read and checked. A body over Config.MaxBody answers
 //     400 request_too_large; a body whose Content-Type the operation does
 //     not accept answers 400 unsupported_media_type; JSON that does not
-//     parse answers 400 malformed_json; a request the spec's schema rejects
+//     parse, is not UTF-8 or has an object with a key twice answers 400
+//     malformed_json (the validator would read the last value, the token
+//     reader the first); a number beyond a float64 answers 422
+//     validation_error; a request the spec's schema rejects
 //     (libopenapi-validator) answers 422 validation_error with details such
 //     as {"loc": ["body", "refresh_token"], "msg": "...", "type":
-//     "string_type"}. Config.NoValidateRequests skips the last two.
+//     "string_type"}. Config.NoValidateRequests skips all but the media type.
 //  2. The refresh token is read from the refresh_token cookie, or else from
 //     the JSON body's refresh_token, and the store gives its state: valid,
 //     missing, expired, reused, invalid or revoked.

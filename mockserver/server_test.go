@@ -46,6 +46,10 @@ func TestRequestChecks(t *testing.T) {
 		{"wrong type", call{body: `{"refresh_token": 12345}`}, 422, "validation_error", "does not validate", []any{"body", "refresh_token"}},
 		{"too short", call{body: `{"refresh_token": ""}`}, 422, "validation_error", "minLength", []any{"body", "refresh_token"}},
 		{"not an object", call{body: `[1,2]`}, 422, "validation_error", "want object", []any{"body"}},
+		{"duplicate key", call{body: `{"refresh_token":5,"refresh_token":"rt_seed_dev"}`}, 400, "malformed_json", `duplicate key "refresh_token"`, nil},
+		{"nested duplicate key", call{body: `{"l":[{"k":1,"k":2}]}`}, 400, "malformed_json", `in body.l[0]`, nil},
+		{"invalid UTF-8 in a string", call{body: "{\"refresh_token\":\"rt_\xff\"}"}, 400, "malformed_json", "invalid UTF-8 at byte 21", nil},
+		{"number beyond float64", call{body: `{"refresh_token":1e999999999}`}, 422, "validation_error", "beyond a 64-bit float", []any{"body", "refresh_token"}},
 		{"unknown scenario", call{header: map[string]string{"X-Mock-Scenario": "nope"}}, 400, "invalid_request", "refresh-success", nil},
 		{"impossible prefer", call{header: map[string]string{"Prefer": "code=418"}}, 400, "invalid_request", "documented: 200", nil},
 	}
