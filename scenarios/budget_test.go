@@ -28,12 +28,12 @@ func TestRenderBudgetAtLoad(t *testing.T) {
 	t.Parallel()
 	const env = `{"status":500,"message":"x","code":"internal_server_error"}`
 	tests := []struct{ name, tpl, want string }{
-		{"nested constant loops", "{{range 10000}}{{range 10000}}{{end}}{{end}}" + env, "t.yaml:6:18: response.body_template: template does not render with a sample request: render budget exceeded: more than 20000 loop iterations and template calls"},
+		{"nested constant loops", "{{range 10000}}{{range 10000}}{{end}}{{end}}" + env, "t.yaml:6:5: response.body_template: template does not render with a sample request: render budget exceeded: more than 20000 loop iterations and template calls"},
 		{"loop over a variable", "{{$n := add 5000 5000}}{{range $n}}{{range $n}}{{end}}{{end}}" + env, "render budget exceeded: more than 20000 loop iterations"},
 		{"recursion", `{{define "r"}}{{template "r" .}}{{end}}{{template "r" .}}` + env, `template "r" calls itself ("response.body_template" -> "r" -> "r"); scenario templates cannot recurse`},
 		{"printf width", `{{printf "%0999999999d" 0}}` + env, "render budget exceeded: printf width or precision 0999999999 is over 10000"},
 		{"output", `{{range 10000}}{{printf "%09000d" 0}}{{end}}` + env, "render budget exceeded: the template wrote more than 1048576 bytes"},
-		{"error inside a loop the sample leaves empty", "{{range .Vars}}{{.Nope}}{{end}}" + env, "t.yaml:6:18: response.body_template: template does not render with a worst-case request (8 KiB values for every header, cookie, query parameter, body field and variable it names, non-empty loops): executing \"response.body_template\" at <.Nope>: can't evaluate field Nope in type string"},
+		{"error inside a loop the sample leaves empty", "{{range .Vars}}{{.Nope}}{{end}}" + env, "t.yaml:6:5: response.body_template: template does not render with a worst-case request (8 KiB values for every header, cookie, query parameter, body field and variable it names, non-empty loops): executing \"response.body_template\" at <.Nope>: can't evaluate field Nope in type string"},
 		{"header length loops", `{{range len (.Header "X-Big")}}{{range 20}}{{end}}{{end}}` + env, "worst-case request (8 KiB values for every header"},
 	}
 	for _, tc := range tests {

@@ -10,9 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"unicode/utf8"
@@ -494,8 +492,6 @@ func LoadPaths(sp *spec.Spec, paths ...string) (*Set, Diagnostics, error) {
 	return LoadContext(context.Background(), sp, srcs)
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+)`)
-
 // parseFile decodes every YAML document of a file into a scenario.
 func parseFile(ctx context.Context, src Source, sink *diagSink) []*Scenario {
 	if pos, b, ok := firstInvalidUTF8(src.Data); ok {
@@ -513,14 +509,8 @@ func parseFile(ctx context.Context, src Source, sink *diagSink) []*Scenario {
 			break
 		}
 		if err != nil {
-			line := 1
-			if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-				line, _ = strconv.Atoi(m[1])
-			}
-			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			msg = yamlLine.ReplaceAllString(msg, "")
-			msg = strings.TrimLeft(msg, ": ")
-			sink.errorf(Pos{File: src.Name, Line: line, Col: 1}, "", "YAML syntax error: %s; fix the YAML before anything else in this file can be checked", msg)
+			e := yamlSyntax(ctx, src.Data, err)
+			sink.errorf(Pos{File: src.Name, Line: e.line, Col: e.col}, "", "%s; fix the YAML before anything else in this file can be checked", e.message())
 			break
 		}
 		if ctx.Err() != nil {
@@ -538,13 +528,18 @@ func parseFile(ctx context.Context, src Source, sink *diagSink) []*Scenario {
 		sc.Pos = d.at(root)
 		d.decode(root, reflectValue(sc), "")
 		// Positions of template blocks, to map template errors to lines.
-		recordBlockStarts(root, sc, src.Name)
+		recordBlockStarts(root, sc, src.Name, src.Data)
 		out = append(out, sc)
 	}
 	return out
 }
 
-func recordBlockStarts(root *yaml.Node, sc *Scenario, file string) {
+// recordBlockStarts records where each scalar's text starts, as
+// "FIELD#content", to map template errors to lines. A block scalar's (| or
+// >) content starts on the next line, at the
+// column of that line's first character; "#block" marks it.
+func recordBlockStarts(root *yaml.Node, sc *Scenario, file string, data []byte) {
+	var lines [][]byte
 	var walk func(n *yaml.Node, path string)
 	walk = func(n *yaml.Node, path string) {
 		if n.Kind != yaml.MappingNode {
@@ -554,11 +549,19 @@ func recordBlockStarts(root *yaml.Node, sc *Scenario, file string) {
 			k, v := n.Content[i], n.Content[i+1]
 			p := join(path, k.Value)
 			if v.Kind == yaml.ScalarNode {
-				line := v.Line
+				pos := Pos{File: file, Line: v.Line, Col: v.Column}
 				if v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-					line++
+					if lines == nil {
+						lines = bytes.Split(data, []byte("\n"))
+					}
+					pos.Line++
+					if pos.Line <= len(lines) {
+						l := lines[pos.Line-1]
+						pos.Col = len(l) - len(bytes.TrimLeft(l, " ")) + 1
+					}
+					sc.pos[p+"#block"] = pos
 				}
-				sc.pos[p+"#content"] = Pos{File: file, Line: line, Col: v.Column}
+				sc.pos[p+"#content"] = pos
 			}
 			walk(v, p)
 		}

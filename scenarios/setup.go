@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -57,7 +58,8 @@ func LoadSetup(src Source) (*Setup, Diagnostics) {
 		sink.errorf(Pos{File: src.Name, Line: 1, Col: 1}, "steps", "the setup file is empty; give steps: with at least one request")
 		return nil, sink.diags
 	case err != nil:
-		sink.errorf(Pos{File: src.Name, Line: 1, Col: 1}, "", "YAML syntax error: %v", err)
+		e := yamlSyntax(context.Background(), src.Data, err)
+		sink.errorf(Pos{File: src.Name, Line: e.line, Col: e.col}, "", "%s", e.message())
 		return nil, sink.diags
 	}
 	root := doc.Content[0]

@@ -202,7 +202,16 @@ func prepareResponse(sc *Scenario, op *spec.Operation, sp *spec.Spec, sink *diag
 	}
 	ct := out.Header.Get("Content-Type")
 	if r.bodyTmpl != nil && spec.IsJSON(ct) && !gjson.ValidBytes(out.Body) {
-		errf(field, "renders text that is not JSON with a sample request: %s", spec.Shorten(string(out.Body), 80))
+		msg, line, col := notJSON(r.BodyTemplate, out.Body)
+		pos := sc.PosOf(field)
+		if base, ok := sc.pos[field+"#content"]; ok && line > 0 {
+			pos = base
+			pos.Line += line - 1
+			if _, block := sc.pos[field+"#block"]; col > 0 && block {
+				pos.Col += col - 1
+			}
+		}
+		sink.errorf(pos, field, "renders text that is not JSON with a sample request: %s", msg)
 		return
 	}
 	if !op.Documents(r.Status) {
@@ -307,7 +316,7 @@ func templateMessage(err error) string {
 	if m := templateLine.FindStringIndex(msg); m != nil {
 		msg = msg[m[1]:]
 	}
-	return msg + fmt.Sprintf(" (functions: %s; data: .Cookie, .Header, .Query, .Body, .Now, .Token, .Var)", strings.Join(FuncNames, ", "))
+	return plainTypes(msg) + fmt.Sprintf(" (functions: %s; data: .Cookie, .Header, .Query, .Body, .Now, .Token, .Var)", strings.Join(FuncNames, ", "))
 }
 
 func prepareConform(sc *Scenario, op *spec.Operation, sink *diagSink) {
