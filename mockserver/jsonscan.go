@@ -68,7 +68,7 @@ func scanJSON(body []byte) *jsonProblem {
 		}
 		if k, ok := tok.(string); ok && top != nil && top.object && top.want {
 			if _, dup := top.keys[k]; dup {
-				return &jsonProblem{malformed: true, msg: fmt.Sprintf("duplicate key %q in %s (send each key once)", clip(k), locString(stack, false))}
+				return &jsonProblem{malformed: true, msg: fmt.Sprintf("duplicate key %q in %s (send each key once)", cutText(k, 64), locString(stack, false))}
 			}
 			top.keys[k] = struct{}{}
 			top.key, top.want = k, false
@@ -86,7 +86,7 @@ func scanJSON(body []byte) *jsonProblem {
 			}
 		case json.Number:
 			if _, err := strconv.ParseFloat(string(t), 64); err != nil {
-				return &jsonProblem{msg: fmt.Sprintf("%s: the number %s is beyond a 64-bit float's range", locString(stack, true), clip(string(t))),
+				return &jsonProblem{msg: fmt.Sprintf("%s: the number %s is beyond a 64-bit float's range", locString(stack, true), cutText(string(t), 64)),
 					loc: locPath(stack)}
 			}
 			stack = pop(stack)
@@ -134,7 +134,7 @@ func locString(stack []*frame, value bool) string {
 	b.WriteString("body")
 	for _, f := range stack[:max(n, 0)] {
 		if f.object {
-			b.WriteString("." + clip(f.key))
+			b.WriteString("." + cutText(f.key, 64))
 		} else {
 			fmt.Fprintf(&b, "[%d]", f.index)
 		}
@@ -153,18 +153,4 @@ func invalidUTF8At(b []byte) int {
 		i += n
 	}
 	return len(b)
-}
-
-// clip shortens a value from the body for a message (at most 64 bytes,
-// cut on a rune boundary).
-func clip(s string) string {
-	const most = 64
-	if len(s) <= most {
-		return s
-	}
-	cut := most
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

@@ -64,7 +64,7 @@ func yamlSyntax(ctx context.Context, data []byte, err error) syntaxError {
 		if strings.HasPrefix(problem, "found unexpected end of stream") {
 			from = 1 // an unclosed quote anywhere above
 		}
-		if l, ok := firstFailingLine(ctx, lines, problem, from); ok {
+		if l, ok := firstFailingLine(ctx, data, problem, from); ok {
 			e.line = l
 		}
 	}
@@ -75,20 +75,23 @@ func yamlSyntax(ctx context.Context, data []byte, err error) syntaxError {
 }
 
 // firstFailingLine is the first line n at or after from such that lines
-// 1..n fail to parse with problem.
-func firstFailingLine(ctx context.Context, lines []string, problem string, from int) (int, bool) {
-	size := 0
-	for n := 1; n < from && n <= len(lines); n++ {
-		size += len(lines[n-1]) + 1
-	}
+// 1..n of data fail to parse with problem.
+func firstFailingLine(ctx context.Context, data []byte, problem string, from int) (int, bool) {
 	budget := maxLocateBytes
-	for n := from; n <= len(lines); n++ {
-		size += len(lines[n-1]) + 1
-		if budget -= size; budget < 0 || ctx.Err() != nil {
+	end := 0 // the end of line n, its newline included
+	for n := 1; end < len(data); n++ {
+		if i := bytes.IndexByte(data[end:], '\n'); i >= 0 {
+			end += i + 1
+		} else {
+			end = len(data)
+		}
+		if n < from {
+			continue
+		}
+		if budget -= end; budget < 0 || ctx.Err() != nil {
 			return 0, false
 		}
-		prefix := strings.Join(lines[:n], "\n") + "\n"
-		if err := parseAll([]byte(prefix)); err != nil {
+		if err := parseAll(data[:end]); err != nil {
 			if _, p := yamlProblem(err); p == problem {
 				return n, true
 			}
@@ -123,14 +126,12 @@ func locate(problem, text string, above []string) (int, string) {
 		}
 		return i + 1
 	}
-	if tab := strings.IndexByte(text, '\t'); tab >= 0 && tab <= indent &&
-		(strings.Contains(problem, "tab") || strings.Contains(problem, "cannot start any token")) {
+	if tab := strings.IndexByte(text, '\t'); tab >= 0 && (strings.Contains(problem, "tab character") ||
+		tab <= indent && strings.Contains(problem, "cannot start any token")) {
 		return tab + 1, "YAML indents with spaces only: replace the tab with spaces"
 	}
 	prev, prevIndent := previousLine(above)
 	switch {
-	case strings.Contains(problem, "tab character"):
-		return at(strings.IndexByte(text, '\t')), "YAML indents with spaces only: replace the tab with spaces"
 	case strings.HasPrefix(problem, "could not find expected ':'"):
 		return first, "a key needs a colon and a space after it (`status: 200`); if the line continues the value above, quote that value"
 	case strings.HasPrefix(problem, "mapping values are not allowed"):
