@@ -19,8 +19,24 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-//go:embed *.yaml
+//go:embed *.yaml mock.vars
 var shipped embed.FS
+
+// ConformFiles returns the shipped files for running conform against the
+// mock itself: mock-setup.yaml (steps that mint live tokens) and mock.vars
+// (the mock's test tokens), so that an installed binary can write them out
+// (scenarios export).
+func ConformFiles() []Source {
+	var out []Source
+	for _, name := range []string{"mock-setup.yaml", "mock.vars"} {
+		data, err := fs.ReadFile(shipped, name)
+		if err != nil {
+			continue
+		}
+		out = append(out, Source{Name: "scenarios/" + name, Data: data, Builtin: true})
+	}
+	return out
+}
 
 // Source is the content of one scenario file.
 type Source struct {

@@ -15,9 +15,10 @@ import (
 
 const scenariosHelp = `Usage: refreshmock scenarios export [--force] DIR
 
-Writes the shipped scenario files (the ones serve answers from without
---scenarios: rotation, the test tokens, the 401 flows) and
-scenario.schema.json into DIR, for editing. DIR is created if missing; a
+Writes the shipped scenario files (the ones serve answers from: rotation,
+the test tokens, the 401 flows), scenario.schema.json, and the files for
+running conform against the mock (mock-setup.yaml, mock.vars) into DIR, for
+editing. DIR is created if missing; a
 file that exists already is left alone unless --force.
 
 serve --scenarios DIR then serves your copies: each scenario of yours
@@ -29,6 +30,8 @@ Examples:
   refreshmock scenarios export ./my-scenarios
   refreshmock serve --scenarios ./my-scenarios
   refreshmock lint --strict ./my-scenarios
+  refreshmock conform --target http://127.0.0.1:8080 \
+    --setup ./my-scenarios/mock-setup.yaml --vars ./my-scenarios/mock.vars
 `
 
 func runScenarios(_ context.Context, args []string, stdout, stderr io.Writer) error {
@@ -56,7 +59,7 @@ func runScenarios(_ context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	files := map[string][]byte{"scenario.schema.json": scenarios.Schema()}
 	names := []string{}
-	for _, src := range scenarios.Embedded() {
+	for _, src := range append(scenarios.Embedded(), scenarios.ConformFiles()...) {
 		base := path.Base(src.Name)
 		files[base] = src.Data
 		names = append(names, base)

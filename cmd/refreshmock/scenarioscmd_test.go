@@ -17,7 +17,7 @@ func TestScenariosExport(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("export: exit %d, stderr %s", code, stderr)
 	}
-	for _, name := range []string{"refresh-rotation.yaml", "refresh-test-tokens.yaml", "scenario.schema.json"} {
+	for _, name := range []string{"refresh-rotation.yaml", "refresh-test-tokens.yaml", "scenario.schema.json", "mock-setup.yaml", "mock.vars"} {
 		if !strings.Contains(stdout, "wrote "+filepath.Join(dir, name)) {
 			t.Errorf("stdout lacks %s:\n%s", name, stdout)
 		}
