@@ -183,3 +183,48 @@ func TestSessionsSeenBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestArmWords: the arm answer's words, without HTTP: who an entry applies
+// to, and a warning only for a session given by name and never seen.
+func TestArmWords(t *testing.T) {
+	t.Parallel()
+	until := time.Date(2026, 3, 1, 12, 10, 0, 0, time.UTC)
+	entry := func(session string) armedEntry {
+		return armedEntry{Scenario: "server-error", Operation: "refreshToken", Remaining: 2, Session: session, ExpiresAt: until}
+	}
+	tests := []struct {
+		name          string
+		e             armedEntry
+		given         string
+		unseen        []seenSession
+		matches, warn []string // substrings; warn nil means no warning
+	}{
+		{name: "everyone", e: entry(""), matches: []string{"every refreshToken request that names no scenario", "2 times", "until 2026-03-01T12:10:00Z"}},
+		{name: "token stands for family", e: entry("fam-7"), given: "rt_abc",
+			matches: []string{"refresh token of family fam-7", "stands for its family"}},
+		{name: "seen session", e: entry("tab-1"), given: " tab-1 ",
+			matches: []string{`"X-Mock-Session: tab-1"`, `"mock_session=tab-1"`}},
+		{name: "unseen, none seen", e: entry("tab-1"), given: "tab-1", unseen: []seenSession{},
+			matches: []string{"tab-1"}, warn: []string{`session "tab-1"`, "no request carried any session yet", "check the spelling"}},
+		{name: "unseen, others seen", e: entry("tab-1"), given: "tab-1", unseen: []seenSession{{Session: "tab-2"}, {Session: "tab 3"}},
+			matches: []string{"tab-1"}, warn: []string{`sessions seen: "tab-2", "tab 3"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			matches, warn := armWords(tt.e, tt.given, tt.unseen)
+			for _, want := range tt.matches {
+				if !strings.Contains(matches, want) {
+					t.Errorf("matches %q lacks %q", matches, want)
+				}
+			}
+			if tt.warn == nil && warn != "" {
+				t.Errorf("unexpected warning %q", warn)
+			}
+			for _, want := range tt.warn {
+				if !strings.Contains(warn, want) {
+					t.Errorf("warning %q lacks %q", warn, want)
+				}
+			}
+		})
+	}
+}

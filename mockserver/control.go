@@ -346,17 +346,10 @@ func (s *Server) ctlArm(c *gin.Context) {
 		textField{"ttl", req.TTL, maxDurationText}) {
 		return
 	}
-	o := armOptions{count: 1, session: req.Session}
-	if req.Count != nil {
-		o.count = *req.Count
-	}
-	if req.TTL != "" {
-		d, err := time.ParseDuration(req.TTL)
-		if err != nil || d <= 0 {
-			ctlFail(c, http.StatusBadRequest, "%v: ttl %q is not a positive duration such as \"30s\", \"10m\" or \"2h\"", errArm, req.TTL)
-			return
-		}
-		o.ttl = d
+	o, err := req.options()
+	if err != nil {
+		ctlFail(c, http.StatusBadRequest, "%v", err)
+		return
 	}
 	set := s.snap.Load().set
 	sc, ok := set.Get(req.Scenario)
@@ -370,32 +363,60 @@ func (s *Server) ctlArm(c *gin.Context) {
 		return
 	}
 	resp := ArmResponse{Armed: e, Queue: s.store.armedList()}
-	given := strings.TrimSpace(req.Session)
+	if e.Session != "" && e.Session == strings.TrimSpace(req.Session) && !s.store.sessionSeen(e.Session) {
+		resp.SessionsSeen = s.store.sessionsSeen()
+	}
+	resp.Matches, resp.Warning = armWords(e, req.Session, resp.SessionsSeen)
+	c.JSON(http.StatusOK, resp)
+}
+
+// options turns an arm request into the store's options: count 1 and the
+// store's default TTL when left out.
+func (r ArmRequest) options() (armOptions, error) {
+	o := armOptions{count: 1, session: r.Session}
+	if r.Count != nil {
+		o.count = *r.Count
+	}
+	if r.TTL != "" {
+		d, err := time.ParseDuration(r.TTL)
+		if err != nil || d <= 0 {
+			return o, fmt.Errorf("%w: ttl %q is not a positive duration such as \"30s\", \"10m\" or \"2h\"", errArm, r.TTL)
+		}
+		o.ttl = d
+	}
+	return o, nil
+}
+
+// armWords says in words which requests an armed entry answers, and warns
+// when the session given was never seen (unseen is then the sessions that
+// were, possibly none; nil when the session was seen or none was given).
+// given is the session as the arm request spelled it: a refresh token
+// stands for its family, so e.Session differs from it.
+func armWords(e armedEntry, given string, unseen []seenSession) (matches, warning string) {
+	until := e.ExpiresAt.Format(time.RFC3339)
 	switch {
 	case e.Session == "":
-		resp.Matches = fmt.Sprintf("every %s request that names no scenario (entries armed for a session go first), %d times, until %s",
-			e.Operation, e.Remaining, e.ExpiresAt.Format(time.RFC3339))
-	case given != e.Session:
-		resp.Matches = fmt.Sprintf("%s requests presenting a refresh token of family %s (the refresh token given stands for its family), %d times, until %s",
-			e.Operation, e.Session, e.Remaining, e.ExpiresAt.Format(time.RFC3339))
-	default:
-		resp.Matches = fmt.Sprintf("%s requests with the header \"%s: %s\", the cookie \"%s=%s\", or a refresh token of family %s, %d times, until %s",
-			e.Operation, SessionHeader, e.Session, SessionCookie, e.Session, e.Session, e.Remaining, e.ExpiresAt.Format(time.RFC3339))
-		if !s.store.sessionSeen(e.Session) {
-			resp.SessionsSeen = s.store.sessionsSeen()
-			seen := "no request carried any session yet"
-			if len(resp.SessionsSeen) > 0 {
-				names := make([]string, len(resp.SessionsSeen))
-				for i, ss := range resp.SessionsSeen {
-					names[i] = strconv.Quote(ss.Session)
-				}
-				seen = "sessions seen: " + strings.Join(names, ", ")
-			}
-			resp.Warning = fmt.Sprintf("no request has carried session %q in an %s header or a %s cookie (%s); unless it is a refresh-token family id, check the spelling: the entry waits until it expires",
-				e.Session, SessionHeader, SessionCookie, seen)
-		}
+		return fmt.Sprintf("every %s request that names no scenario (entries armed for a session go first), %d times, until %s",
+			e.Operation, e.Remaining, until), ""
+	case strings.TrimSpace(given) != e.Session:
+		return fmt.Sprintf("%s requests presenting a refresh token of family %s (the refresh token given stands for its family), %d times, until %s",
+			e.Operation, e.Session, e.Remaining, until), ""
 	}
-	c.JSON(http.StatusOK, resp)
+	matches = fmt.Sprintf("%s requests with the header \"%s: %s\", the cookie \"%s=%s\", or a refresh token of family %s, %d times, until %s",
+		e.Operation, SessionHeader, e.Session, SessionCookie, e.Session, e.Session, e.Remaining, until)
+	if unseen == nil {
+		return matches, ""
+	}
+	seen := "no request carried any session yet"
+	if len(unseen) > 0 {
+		names := make([]string, len(unseen))
+		for i, ss := range unseen {
+			names[i] = strconv.Quote(ss.Session)
+		}
+		seen = "sessions seen: " + strings.Join(names, ", ")
+	}
+	return matches, fmt.Sprintf("no request has carried session %q in an %s header or a %s cookie (%s); unless it is a refresh-token family id, check the spelling: the entry waits until it expires",
+		e.Session, SessionHeader, SessionCookie, seen)
 }
 
 func (s *Server) ctlArmed(c *gin.Context) {
