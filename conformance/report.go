@@ -15,7 +15,7 @@ type Severity string
 // Config.Strict.
 const (
 	SevError Severity = "error"
-	SevWarn  Severity = "warn"
+	SevWarn  Severity = "warning"
 )
 
 // Outcome of a case.

@@ -118,7 +118,7 @@ func (c *core) respond(ctx context.Context, op *spec.Operation, req *scenarios.R
 		// Only a scenario chosen by its match rules or as the default must
 		// rotate the very token it was chosen for; one named by the request
 		// or armed may start a new family.
-		strict := sel.Rule == scenarios.RuleMatch || sel.Rule == scenarios.RuleDefault
+		strict := sel.By == scenarios.ByMatch || sel.By == scenarios.ByDefault
 		out, err = c.render(ctx, sel.Scenario, req, token, strict)
 		if err != nil {
 			// Declared here, errors.As's target costs an allocation only
@@ -140,7 +140,7 @@ func (c *core) respond(ctx context.Context, op *spec.Operation, req *scenarios.R
 		msg := strings.TrimPrefix(err.Error(), scenarios.ErrSelect.Error()+": ")
 		return c.reject(op, ent, &rejection{status: http.StatusBadRequest, code: "invalid_request", message: msg, rule: "select_error"})
 	}
-	ent.Scenario, ent.Rule, ent.Why = sel.Name(), string(sel.Rule), sel.Why
+	ent.Scenario, ent.Rule, ent.Why = sel.Name(), string(sel.By), sel.Why
 	if state == scenarios.TokenMissing {
 		ent.Why += crossSiteCookieHint(req, c.cookie.SameSite)
 	}
@@ -164,7 +164,7 @@ func (c *core) respond(ctx context.Context, op *spec.Operation, req *scenarios.R
 		out.Delay, out.Fault, out.Entry = resp.Delay, resp.Fault, ent
 		out.Entry.Fault = resp.Fault
 	}
-	out.used, out.rule = snap.headerValue(sel.Name()), ruleValue(sel.Rule)
+	out.used, out.rule = snap.headerValue(sel.Name()), ruleValue(sel.By)
 	return out
 }
 

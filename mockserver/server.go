@@ -202,15 +202,15 @@ func (sn *snapshot) headerValue(name string) []string {
 }
 
 // ruleValues holds the selection rules as shared header values.
-var ruleValues = map[scenarios.Rule][]string{}
+var ruleValues = map[scenarios.SelectedBy][]string{}
 
 func init() {
-	for _, r := range []scenarios.Rule{scenarios.RuleExplicit, scenarios.RuleArmed, scenarios.RuleMatch, scenarios.RuleDefault} {
+	for _, r := range []scenarios.SelectedBy{scenarios.ByExplicit, scenarios.ByArmed, scenarios.ByMatch, scenarios.ByDefault} {
 		ruleValues[r] = []string{string(r)}
 	}
 }
 
-func ruleValue(r scenarios.Rule) []string {
+func ruleValue(r scenarios.SelectedBy) []string {
 	if v, ok := ruleValues[r]; ok {
 		return v
 	}

@@ -23,21 +23,21 @@ const (
 	TokenRevoked = "revoked"
 )
 
-// Rule names the step of the selection order that chose a response.
-type Rule string
+// SelectedBy names the step of the selection order that chose a response.
+type SelectedBy string
 
 // The selection order, first to last.
 const (
-	// RuleExplicit: the request named the scenario (X-Mock-Scenario,
+	// ByExplicit: the request named the scenario (X-Mock-Scenario,
 	// Prefer: example=NAME) or a status (Prefer: code=N).
-	RuleExplicit Rule = "explicit"
-	// RuleArmed: the scenario was armed through the control API.
-	RuleArmed Rule = "armed"
-	// RuleMatch: the scenario's match rules held.
-	RuleMatch Rule = "match"
-	// RuleDefault: nothing else applied; the operation's default scenario,
+	ByExplicit SelectedBy = "explicit"
+	// ByArmed: the scenario was armed through the control API.
+	ByArmed SelectedBy = "armed"
+	// ByMatch: the scenario's match rules held.
+	ByMatch SelectedBy = "match"
+	// ByDefault: nothing else applied; the operation's default scenario,
 	// or the spec's example of its lowest 2xx response.
-	RuleDefault Rule = "default"
+	ByDefault SelectedBy = "default"
 )
 
 // Explicit-selection headers.
@@ -77,8 +77,8 @@ type Selection struct {
 	// scenario applies (an operation without scenarios, or Prefer: code=N
 	// for a status no scenario scripts).
 	Example int
-	Rule    Rule
-	// Why says in words why the rule chose it.
+	By      SelectedBy
+	// Why says in words why that step of the order chose it.
 	Why string
 
 	// nearest are the rejected scenarios that came closest to holding,
@@ -234,7 +234,7 @@ func (sel *Selector) Select(q Query) (Selection, error) {
 	}
 	if q.Armed != nil {
 		if sc := q.Armed(); sc != nil {
-			return Selection{Scenario: sc, Rule: RuleArmed, Why: "armed through the control API"}, nil
+			return Selection{Scenario: sc, By: ByArmed, Why: "armed through the control API"}, nil
 		}
 	}
 	out := Selection{q: Query{Operation: q.Operation, Request: q.Request, Token: q.Token}, pool: sel.ordered[q.Operation]}
@@ -245,13 +245,13 @@ func (sel *Selector) Select(q Query) (Selection, error) {
 		}
 		r := sc.Match.eval(q.Request, q.Token, false, &cache)
 		if r.OK {
-			out.Scenario, out.Rule, out.Why = sc, RuleMatch, sel.why[sc]
+			out.Scenario, out.By, out.Why = sc, ByMatch, sel.why[sc]
 			return out, nil
 		}
 		out.offer(candidate{sc: sc, held: r.Held, of: r.Of})
 	}
 	if sc := sel.defaults[q.Operation]; sc != nil {
-		out.Scenario, out.Rule, out.Why = sc, RuleDefault, "no match rule held; the operation's default scenario"
+		out.Scenario, out.By, out.Why = sc, ByDefault, "no match rule held; the operation's default scenario"
 		return out, nil
 	}
 	op, ok := sel.set.Spec().Operation(q.Operation)
@@ -262,7 +262,7 @@ func (sel *Selector) Select(q Query) (Selection, error) {
 	if status == 0 {
 		return Selection{}, fmt.Errorf("%w: operation %s has no scenario that applies and documents no 2xx response", ErrSelect, op.ID)
 	}
-	out.Example, out.Rule, out.Why = status, RuleDefault, fmt.Sprintf("no scenario applies; the spec's example of %d", status)
+	out.Example, out.By, out.Why = status, ByDefault, fmt.Sprintf("no scenario applies; the spec's example of %d", status)
 	return out, nil
 }
 
@@ -279,7 +279,7 @@ func (sel *Selector) byName(q Query, name string, code int, hasCode bool) (Selec
 	if hasCode && sc.Response.Status != code {
 		return Selection{}, fmt.Errorf("%w: Prefer asks for code=%d but scenario %q answers %d", ErrSelect, code, name, sc.Response.Status)
 	}
-	return Selection{Scenario: sc, Rule: RuleExplicit, Why: "named by the request"}, nil
+	return Selection{Scenario: sc, By: ByExplicit, Why: "named by the request"}, nil
 }
 
 func (sel *Selector) byCode(q Query, code int) (Selection, error) {
@@ -289,18 +289,18 @@ func (sel *Selector) byCode(q Query, code int) (Selection, error) {
 			continue
 		}
 		if sc.Match == nil || sc.Match.eval(q.Request, q.Token, false, nil).OK {
-			return Selection{Scenario: sc, Rule: RuleExplicit, Why: sel.whyCode[code][0]}, nil
+			return Selection{Scenario: sc, By: ByExplicit, Why: sel.whyCode[code][0]}, nil
 		}
 		if first == nil {
 			first = sc
 		}
 	}
 	if first != nil {
-		return Selection{Scenario: first, Rule: RuleExplicit, Why: sel.whyCode[code][1]}, nil
+		return Selection{Scenario: first, By: ByExplicit, Why: sel.whyCode[code][1]}, nil
 	}
 	op, ok := sel.set.Spec().Operation(q.Operation)
 	if ok && op.Documents(code) {
-		return Selection{Example: code, Rule: RuleExplicit, Why: fmt.Sprintf("Prefer: code=%d; no scenario scripts it, the spec's example", code)}, nil
+		return Selection{Example: code, By: ByExplicit, Why: fmt.Sprintf("Prefer: code=%d; no scenario scripts it, the spec's example", code)}, nil
 	}
 	var docs []string
 	if ok {

@@ -181,20 +181,20 @@ func TestSelect(t *testing.T) {
 		name     string
 		q        scenarios.Query
 		scenario string
-		rule     scenarios.Rule
+		rule     scenarios.SelectedBy
 		rejected []string
 	}{
-		{"priority first", scenarios.Query{Request: request(cookie, http.Header{"X-Prio": {"yes"}}, "", ""), Token: "invalid"}, "high-priority", scenarios.RuleMatch, nil},
-		{"then more conditions", scenarios.Query{Request: request(cookie, nil, "", ""), Token: "invalid"}, "more-conditions", scenarios.RuleMatch, []string{"high-priority"}},
-		{"then load order", scenarios.Query{Request: request(cookie, nil, "", ""), Token: "valid"}, "first-loaded", scenarios.RuleMatch, []string{"high-priority", "more-conditions"}},
-		{"default", scenarios.Query{Request: request(nil, nil, "", ""), Token: "missing"}, "fallback", scenarios.RuleDefault, []string{"first-loaded", "same-as-first", "high-priority"}},
-		{"armed beats match", scenarios.Query{Request: request(cookie, nil, "", ""), Token: "invalid", Armed: armed("same-as-first")}, "same-as-first", scenarios.RuleArmed, nil},
-		{"explicit beats armed", scenarios.Query{Request: request(cookie, http.Header{"X-Mock-Scenario": {"fallback"}}, "", ""), Armed: func() *scenarios.Scenario { t.Error("armed consulted for an explicit request"); return nil }}, "fallback", scenarios.RuleExplicit, nil},
-		{"prefer example", scenarios.Query{Request: request(nil, http.Header{"Prefer": {"example=same-as-first"}}, "", "")}, "same-as-first", scenarios.RuleExplicit, nil},
-		{"prefer code picks the holding one", scenarios.Query{Request: request(cookie, http.Header{"Prefer": {"code=401"}}, "", ""), Token: "invalid"}, "more-conditions", scenarios.RuleExplicit, nil},
-		{"prefer code with nothing holding", scenarios.Query{Request: request(nil, http.Header{"Prefer": {"dynamic=true, code=403"}}, "", "")}, "high-priority", scenarios.RuleExplicit, nil},
-		{"prefer code and a matching name", scenarios.Query{Request: request(nil, http.Header{"Prefer": {"code=409; example=same-as-first"}}, "", "")}, "same-as-first", scenarios.RuleExplicit, nil},
-		{"prefer code of a spec example", scenarios.Query{Request: request(nil, http.Header{"Prefer": {"code=200"}}, "", "")}, "example:200", scenarios.RuleExplicit, nil},
+		{"priority first", scenarios.Query{Request: request(cookie, http.Header{"X-Prio": {"yes"}}, "", ""), Token: "invalid"}, "high-priority", scenarios.ByMatch, nil},
+		{"then more conditions", scenarios.Query{Request: request(cookie, nil, "", ""), Token: "invalid"}, "more-conditions", scenarios.ByMatch, []string{"high-priority"}},
+		{"then load order", scenarios.Query{Request: request(cookie, nil, "", ""), Token: "valid"}, "first-loaded", scenarios.ByMatch, []string{"high-priority", "more-conditions"}},
+		{"default", scenarios.Query{Request: request(nil, nil, "", ""), Token: "missing"}, "fallback", scenarios.ByDefault, []string{"first-loaded", "same-as-first", "high-priority"}},
+		{"armed beats match", scenarios.Query{Request: request(cookie, nil, "", ""), Token: "invalid", Armed: armed("same-as-first")}, "same-as-first", scenarios.ByArmed, nil},
+		{"explicit beats armed", scenarios.Query{Request: request(cookie, http.Header{"X-Mock-Scenario": {"fallback"}}, "", ""), Armed: func() *scenarios.Scenario { t.Error("armed consulted for an explicit request"); return nil }}, "fallback", scenarios.ByExplicit, nil},
+		{"prefer example", scenarios.Query{Request: request(nil, http.Header{"Prefer": {"example=same-as-first"}}, "", "")}, "same-as-first", scenarios.ByExplicit, nil},
+		{"prefer code picks the holding one", scenarios.Query{Request: request(cookie, http.Header{"Prefer": {"code=401"}}, "", ""), Token: "invalid"}, "more-conditions", scenarios.ByExplicit, nil},
+		{"prefer code with nothing holding", scenarios.Query{Request: request(nil, http.Header{"Prefer": {"dynamic=true, code=403"}}, "", "")}, "high-priority", scenarios.ByExplicit, nil},
+		{"prefer code and a matching name", scenarios.Query{Request: request(nil, http.Header{"Prefer": {"code=409; example=same-as-first"}}, "", "")}, "same-as-first", scenarios.ByExplicit, nil},
+		{"prefer code of a spec example", scenarios.Query{Request: request(nil, http.Header{"Prefer": {"code=200"}}, "", "")}, "example:200", scenarios.ByExplicit, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,8 +204,8 @@ func TestSelect(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Select: %v", err)
 			}
-			if got.Name() != tc.scenario || got.Rule != tc.rule {
-				t.Errorf("Select = %s by %s, want %s by %s (why: %s)", got.Name(), got.Rule, tc.scenario, tc.rule, got.Why)
+			if got.Name() != tc.scenario || got.By != tc.rule {
+				t.Errorf("Select = %s by %s, want %s by %s (why: %s)", got.Name(), got.By, tc.scenario, tc.rule, got.Why)
 			}
 			var rejected []string
 			for _, r := range got.Rejections() {
@@ -261,8 +261,8 @@ func TestSelectShippedTokenStates(t *testing.T) {
 	}
 	for _, state := range scenarios.TokenStates {
 		got, err := sel.Select(scenarios.Query{Operation: "refresh_token", Request: request(map[string]string{"refresh_token": "rt_whatever"}, nil, "", ""), Token: state})
-		if err != nil || got.Name() != want[state] || got.Rule != scenarios.RuleMatch {
-			t.Errorf("token %s: %s by %s (%v), want %s by match", state, got.Name(), got.Rule, err, want[state])
+		if err != nil || got.Name() != want[state] || got.By != scenarios.ByMatch {
+			t.Errorf("token %s: %s by %s (%v), want %s by match", state, got.Name(), got.By, err, want[state])
 		}
 	}
 }

@@ -20,14 +20,14 @@ const (
 	RuleEnvelopeDetailLoc   = "envelope-details-loc"
 )
 
-// Rule describes an envelope rule.
-type Rule struct {
+// EnvelopeRule describes a check of the error envelope.
+type EnvelopeRule struct {
 	ID          string
 	Description string
 }
 
-// Rules lists the envelope rules in the order they are evaluated.
-var Rules = []Rule{
+// EnvelopeRules lists the envelope checks in the order they are evaluated.
+var EnvelopeRules = []EnvelopeRule{
 	{RuleEnvelopeContentType, "an error body is application/json"},
 	{RuleEnvelopeJSON, "an error body is a JSON object"},
 	{RuleEnvelopeStatus, "the envelope's status equals the HTTP status"},

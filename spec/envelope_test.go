@@ -299,7 +299,7 @@ func TestCheckEnvelopePetstore(t *testing.T) {
 func TestRules(t *testing.T) {
 	t.Parallel()
 	var ids []string
-	for _, r := range spec.Rules {
+	for _, r := range spec.EnvelopeRules {
 		ids = append(ids, r.ID)
 		if r.Description == "" {
 			t.Errorf("rule %s has no description", r.ID)
