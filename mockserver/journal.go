@@ -41,19 +41,36 @@ type Entry struct {
 	// reqHeaders and reqBody are kept for Headers and Body.
 	reqHeaders http.Header
 	reqBody    []byte
+	// kept is the bytes of reqHeaders and reqBody, counted against the
+	// journal's byte budget; dropped says the budget dropped them.
+	kept    int
+	dropped bool
 }
+
+// Journal bounds: --journal-size entries, and at most journalMaxBytes of
+// request headers and bodies kept for them (a journal entry's own fields
+// are small). Past the bytes budget the oldest entries lose their headers
+// and body, and keep the rest.
+const (
+	MaxJournalSize  = 100_000
+	journalMaxBytes = 16 << 20
+)
 
 // journal is a bounded ring of the last requests.
 type journal struct {
-	mu   sync.Mutex
-	ring []Entry
-	next int // index of the next write
-	full bool
-	seq  uint64
+	mu       sync.Mutex
+	ring     []Entry
+	next     int // index of the next write
+	full     bool
+	seq      uint64
+	bytes    int    // kept bytes in the ring
+	maxBytes int    // bound of bytes
+	written  uint64 // entries written since the last reset
+	trimmed  uint64 // entries up to this count (of written) have nothing kept
 }
 
 func newJournal(size int) *journal {
-	return &journal{ring: make([]Entry, max(size, 1))}
+	return &journal{ring: make([]Entry, min(max(size, 1), MaxJournalSize)), maxBytes: journalMaxBytes}
 }
 
 func (j *journal) add(e Entry) {
@@ -61,11 +78,42 @@ func (j *journal) add(e Entry) {
 	defer j.mu.Unlock()
 	j.seq++
 	e.Seq = j.seq
+	e.kept = keptBytes(e.reqHeaders, e.reqBody)
+	j.bytes += e.kept - j.ring[j.next].kept
 	j.ring[j.next] = e
 	j.next++
+	j.written++
 	if j.next == len(j.ring) {
 		j.next, j.full = 0, true
 	}
+	j.trim()
+}
+
+// trim drops the kept headers and bodies of the oldest entries until the
+// ring is within its bytes budget. The newest entry keeps its own.
+func (j *journal) trim() {
+	n := uint64(len(j.ring))
+	if j.written > n {
+		j.trimmed = max(j.trimmed, j.written-n)
+	}
+	for j.bytes > j.maxBytes && j.trimmed+1 < j.written {
+		e := &j.ring[j.trimmed%n]
+		j.bytes -= e.kept
+		e.reqHeaders, e.reqBody, e.kept, e.dropped = nil, nil, 0, true
+		j.trimmed++
+	}
+}
+
+// keptBytes is what a journal entry's request headers and body hold.
+func keptBytes(h http.Header, body []byte) int {
+	n := len(body)
+	for k, vs := range h {
+		n += len(k) + 16
+		for _, v := range vs {
+			n += len(v) + 16
+		}
+	}
+	return n
 }
 
 // last returns up to n entries, oldest first.
@@ -75,10 +123,23 @@ func (j *journal) last(n int) []Entry {
 		if out[i].explain != nil {
 			out[i].Rejected = out[i].explain()
 		}
-		out[i].Headers, out[i].Body = viewRequest(out[i].reqHeaders, out[i].reqBody)
+		out[i].view()
 	}
 	return out
 }
+
+// view fills Headers and Body from what the entry kept.
+func (e *Entry) view() {
+	if e.dropped {
+		e.Body = droppedNote
+		return
+	}
+	e.Headers, e.Body = viewRequest(e.reqHeaders, e.reqBody)
+}
+
+// droppedNote is the Body of an entry whose headers and body the journal's
+// bytes budget dropped.
+const droppedNote = "[headers and body dropped: the journal keeps at most 16 MiB of them, newest first]"
 
 func (j *journal) copyLast(n int) []Entry {
 	j.mu.Lock()
@@ -106,4 +167,5 @@ func (j *journal) reset() {
 	defer j.mu.Unlock()
 	clear(j.ring)
 	j.next, j.full = 0, false
+	j.bytes, j.written, j.trimmed = 0, 0, 0
 }

@@ -127,7 +127,7 @@ func (j *journal) query(f *journalFilter, n int) []Entry {
 		if out[i].explain != nil {
 			out[i].Rejected = out[i].explain()
 		}
-		out[i].Headers, out[i].Body = viewRequest(out[i].reqHeaders, out[i].reqBody)
+		out[i].view()
 	}
 	return out
 }

@@ -133,14 +133,30 @@ func TestValidationMemoBounded(t *testing.T) {
 	if n := s.memo.seen.len(); n > 2*seenEntries {
 		t.Errorf("doorkeeper holds %d hashes, bound %d", n, 2*seenEntries)
 	}
+	// Requests just under the key bound are remembered within the bytes
+	// budget: 3,000 of 7 kB (21 MB of keys) keep at most two generations'
+	// budget, and each entry is counted at least at its key's size.
+	s.memo = newValidationMemo()
+	pad := strings.Repeat("h", 7<<10)
+	for i := range 3000 {
+		c := call{body: `{"refresh_token":"rt_pad_` + strconv.Itoa(i) + `"}`, header: map[string]string{"X-Pad": pad}}
+		for range 2 {
+			if r := c.serve(t, s); r.status != http.StatusUnauthorized {
+				t.Fatalf("padded request %d: %d %s", i, r.status, r.body)
+			}
+		}
+	}
+	const documented = 8 << 20 // README Limits: validation memo
+	if b, n := s.memo.bytes(), s.memo.size(); b > documented || n*len(pad) > b || n == 0 {
+		t.Errorf("memo holds %d requests of over %d bytes counted as %d bytes, want at most %d", n, len(pad), b, documented)
+	}
 	// Large requests are validated but not remembered.
 	s.memo = newValidationMemo()
 	big := call{body: `{"refresh_token":"rt_big"}`, header: map[string]string{"X-Pad": strings.Repeat("p", memoMaxKey)}}
 	if r := big.serve(t, s); r.status != http.StatusUnauthorized {
 		t.Fatalf("large header: %d %s", r.status, r.body)
 	}
-	pad := strings.Repeat(" ", memoMaxBody)
-	if r := (call{body: `{"refresh_token":"rt_big"}` + pad}).serve(t, s); r.status != http.StatusUnauthorized {
+	if r := (call{body: `{"refresh_token":"rt_big"}` + strings.Repeat(" ", memoMaxBody)}).serve(t, s); r.status != http.StatusUnauthorized {
 		t.Fatalf("large body: %d %s", r.status, r.body)
 	}
 	if n := s.memo.size(); n != 0 {
@@ -398,5 +414,41 @@ func TestSlowClient(t *testing.T) {
 				t.Fatalf("the server kept a stalled connection open: %v", err)
 			}
 		})
+	}
+}
+
+// TestJournalBytesBounded: entries with large headers and bodies keep the
+// journal within its bytes budget; the oldest lose their headers and body
+// (and say so), the newest keep theirs, and every entry stays listed.
+func TestJournalBytesBounded(t *testing.T) {
+	t.Parallel()
+	j := newJournal(5000)
+	h := http.Header{"X-Pad": {strings.Repeat("h", 15<<10)}}
+	body := []byte(strings.Repeat("b", 4<<10))
+	for i := range 5000 {
+		j.add(Entry{Path: "/auth/refresh", Status: 401 + i%2, reqHeaders: h, reqBody: body})
+	}
+	const documented = 16 << 20 // README Limits: journal
+	if j.bytes > documented {
+		t.Errorf("journal keeps %d bytes of headers and bodies, bound %d", j.bytes, documented)
+	}
+	sum := 0
+	for _, e := range j.ring {
+		sum += e.kept
+	}
+	if sum != j.bytes {
+		t.Errorf("journal counts %d bytes, its entries hold %d", j.bytes, sum)
+	}
+	all := j.last(0)
+	if len(all) != 5000 {
+		t.Fatalf("%d entries listed, want 5000", len(all))
+	}
+	if first, last := all[0], all[len(all)-1]; first.Body != droppedNote || first.Headers != nil || last.Body != string(body) || len(last.Headers["X-Pad"]) != 1 {
+		t.Errorf("oldest entry body %.60q headers %d; newest body %d bytes headers %d", first.Body, len(first.Headers), len(last.Body), len(last.Headers))
+	}
+	j.reset()
+	j.add(Entry{reqHeaders: h, reqBody: body})
+	if got := j.last(0); len(got) != 1 || got[0].Body != string(body) || j.bytes != got[0].kept {
+		t.Errorf("after reset: %d entries, %d bytes counted", len(got), j.bytes)
 	}
 }

@@ -10,13 +10,15 @@ import (
 
 // Validation memo bounds: requests with bodies up to memoMaxBody bytes and
 // keys (method, path, query, headers and body) up to memoMaxKey bytes are
-// remembered, at most 2*memoEntries of them: at most about 64 MB however
-// large and varied the requests, plus 2*seenEntries hashes of requests seen
+// remembered, at most memoEntries of them and memoGenBytes of keys and
+// outcomes a generation: two generations hold at most 8 MiB however large
+// and varied the requests, plus 2*seenEntries hashes of requests seen
 // once (about 1 MB).
 const (
-	memoMaxBody = 4 << 10
-	memoMaxKey  = 8 << 10
-	memoEntries = 4096
+	memoMaxBody  = 4 << 10
+	memoMaxKey   = 8 << 10
+	memoEntries  = 4096
+	memoGenBytes = 4 << 20
 )
 
 // validationMemo remembers the outcome of request validation for identical
@@ -43,19 +45,26 @@ type validationMemo struct {
 const seenEntries = 4 * memoEntries
 
 func newValidationMemo() *validationMemo {
-	return &validationMemo{memo: newGenerations[string, *rejection](memoEntries), seen: newGenerations[uint64, struct{}](seenEntries), seed: maphash.MakeSeed()}
+	return &validationMemo{
+		memo: newGenerations[string, *rejection](memoEntries, memoGenBytes),
+		seen: newGenerations[uint64, struct{}](seenEntries, 0),
+		seed: maphash.MakeSeed(),
+	}
 }
 
-// generations is a map bounded by two generations of at most n entries:
-// when the current one is full it becomes the previous one and the older
-// is dropped, which keeps the recently added entries.
+// generations is a map bounded by two generations of at most n entries
+// and, when maxBytes > 0, maxBytes of what put was told they cost: when
+// the current one is full it becomes the previous one and the older is
+// dropped, which keeps the recently added entries.
 type generations[K comparable, V any] struct {
-	cur, prev map[K]V
-	n         int
+	cur, prev       map[K]V
+	n               int
+	bytes, maxBytes int // cost of cur
+	prevBytes       int
 }
 
-func newGenerations[K comparable, V any](n int) generations[K, V] {
-	return generations[K, V]{cur: map[K]V{}, n: n}
+func newGenerations[K comparable, V any](n, maxBytes int) generations[K, V] {
+	return generations[K, V]{cur: map[K]V{}, n: n, maxBytes: maxBytes}
 }
 
 func (g *generations[K, V]) has(k K) bool {
@@ -66,14 +75,22 @@ func (g *generations[K, V]) has(k K) bool {
 	return ok
 }
 
-func (g *generations[K, V]) put(k K, v V) {
-	if len(g.cur) >= g.n {
+// put adds k, which costs cost bytes (counted only when maxBytes > 0).
+func (g *generations[K, V]) put(k K, v V, cost int) {
+	if len(g.cur) >= g.n || (g.maxBytes > 0 && g.bytes+cost > g.maxBytes && len(g.cur) > 0) {
 		g.prev, g.cur = g.cur, make(map[K]V, g.n)
+		g.prevBytes, g.bytes = g.bytes, 0
+	}
+	if _, ok := g.cur[k]; !ok {
+		g.bytes += cost
 	}
 	g.cur[k] = v
 }
 
 func (g *generations[K, V]) len() int { return len(g.cur) + len(g.prev) }
+
+// size is the cost of both generations.
+func (g *generations[K, V]) size() int { return g.bytes + g.prevBytes }
 
 // keyPool holds the buffers memo keys are built in: a key is only copied
 // into a string when it is remembered.
@@ -142,10 +159,36 @@ func (m *validationMemo) put(key []byte, rej *rejection) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.seen.has(h) {
-		m.seen.put(h, struct{}{})
+		m.seen.put(h, struct{}{}, 0)
 		return
 	}
-	m.memo.put(string(key), rej)
+	m.memo.put(string(key), rej, memoCost(key, rej))
+}
+
+// memoCost estimates the bytes an entry holds: its key, the outcome's
+// strings, and the maps' and structs' overhead.
+func memoCost(key []byte, rej *rejection) int {
+	n := len(key) + 64
+	if rej == nil {
+		return n
+	}
+	n += 96 + len(rej.code) + len(rej.message) + len(rej.rule)
+	for _, d := range rej.details {
+		n += 64 + len(d.Msg) + len(d.Type) + 24*len(d.Loc)
+		for _, l := range d.Loc {
+			if s, ok := l.(string); ok {
+				n += len(s)
+			}
+		}
+	}
+	return n
+}
+
+// bytes is the estimated size of the remembered requests.
+func (m *validationMemo) bytes() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.memo.size()
 }
 
 // size is the number of remembered requests.

@@ -71,6 +71,7 @@ func TestUsageErrorsGoToStderr(t *testing.T) {
 		{"lint format", []string{"lint", "--format", "xml"}, "refreshmock lint: --format \"xml\": use text or json; see refreshmock lint --help\n"},
 		{"serve argument", []string{"serve", "extra"}, "refreshmock serve: unexpected arguments [\"extra\"]; see refreshmock serve --help\n"},
 		{"serve log format", []string{"serve", "--log-format", "xml"}, "refreshmock serve: --log-format \"xml\": use text or json; see refreshmock serve --help\n"},
+		{"serve journal size", []string{"serve", "--journal-size", "200000"}, "refreshmock serve: --journal-size 200000: use 1 to 100000 entries; see refreshmock serve --help\n"},
 		{"conform timeout", []string{"conform", "--timeout", "0s"}, "refreshmock conform: --timeout 0s: give a positive duration such as 10s; see refreshmock conform --help\n"},
 		{"conform argument", []string{"conform", "extra"}, "refreshmock conform: unexpected argument \"extra\"; see refreshmock conform --help\n"},
 		{"new without status", []string{"new"}, "refreshmock new: --status is required, e.g. --status 429; see refreshmock new --help\n"},

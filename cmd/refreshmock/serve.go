@@ -249,6 +249,9 @@ func (o *serveOptions) config(ctx context.Context, log *slog.Logger) (mockserver
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return cfg, usagef("--tls-cert and --tls-key go together")
 	}
+	if o.journalSize < 1 || o.journalSize > mockserver.MaxJournalSize {
+		return cfg, usagef("--journal-size %d: use 1 to %d entries", o.journalSize, mockserver.MaxJournalSize)
+	}
 	if o.accessTTL < time.Second {
 		return cfg, usagef("--access-ttl %s is under a second; expires_in counts whole seconds", o.accessTTL)
 	}
