@@ -1095,3 +1095,58 @@ func bareGin(resp capturedResponse) http.Handler {
 func wrkSeconds(d time.Duration) string {
 	return strconv.Itoa(int(d.Round(time.Second)/time.Second)) + "s"
 }
+
+// TestBudgetLoad is issue 10's run: wrk -c1000 against the mock while a
+// tenth of the connections select a scenario whose template busts its
+// render budget on every request (busterYAML with a 50 KB X-Big header,
+// answered 500). The other requests' p99 must stay within 2x of an
+// undisturbed run of the same shape, and the mock's peak RSS (VmHWM)
+// under 100 MB. Each run starts a fresh mock, so that its VmHWM is its own.
+//
+//	REFRESHMOCK_BUDGET_LOAD=1 go test -count=1 -timeout 10m -run 'TestBudgetLoad$' -v ./mockserver/
+//
+// REFRESHMOCK_LOAD_DURATION sets each run's length (default 60s).
+func TestBudgetLoad(t *testing.T) {
+	if os.Getenv("REFRESHMOCK_BUDGET_LOAD") != "1" {
+		t.Skip("budget load run: set REFRESHMOCK_BUDGET_LOAD=1 (needs wrk: apt-get install wrk; takes over two minutes)")
+	}
+	wrk := mustWrk(t)
+	bins := mustBuild(t)
+	dur := wrkSeconds(envDuration(t, "REFRESHMOCK_LOAD_DURATION", 60*time.Second))
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "buster.yaml"), []byte(busterYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	normal := loadCase{name: "429 test token", token: "rt_test_429_rate_limited", status: http.StatusTooManyRequests}
+	buster := loadCase{name: "buster", scenario: "buster", status: http.StatusInternalServerError}
+	start := func() *proc {
+		return startProc(t, "mock", bins.mock, "serve", "--addr", "ADDR", "--log-level", "error", "--scenarios", dir)
+	}
+
+	mock := start()
+	calm := runWrk(t, wrk, mock.base, normal.env(), "-t2", "-c1000", "-d"+dur, "--latency", "--timeout", "10s")
+	checkWrk(t, normal, "mock", calm)
+	calmHWM := mock.status(t)["VmHWM"]
+	mock.stop(t)
+
+	mock = start()
+	var wg sync.WaitGroup
+	var busted wrkResult
+	wg.Go(func() {
+		busted = runWrk(t, wrk, mock.base, append(buster.env(), "MOCK_BIG=50000"), "-t1", "-c100", "-d"+dur, "--latency", "--timeout", "10s")
+	})
+	others := runWrk(t, wrk, mock.base, normal.env(), "-t1", "-c900", "-d"+dur, "--latency", "--timeout", "10s")
+	wg.Wait()
+	checkWrk(t, normal, "mock", others)
+	checkWrk(t, buster, "mock", busted)
+	hwm := mock.status(t)["VmHWM"]
+
+	p99 := float64(others.p99) / float64(calm.p99)
+	t.Logf("\n%-34s %10s %9s %9s %10s\n%-34s %10.0f %9s %9s %8.1fMB\n%-34s %10.0f %9s %9s %8.1fMB\n%-34s %10.0f %9s %9s\n"+
+		"other requests' p99 %.2fx undisturbed (target <= 2x): %s; peak RSS %.1f MB (target < 100 MB): %s",
+		"run", "req/s", "p50", "p99", "peak RSS",
+		"undisturbed, -c1000", calm.reqPerSec, calm.p50.Round(time.Microsecond), calm.p99.Round(time.Microsecond), float64(calmHWM)/1024,
+		"disturbed: others, -c900", others.reqPerSec, others.p50.Round(time.Microsecond), others.p99.Round(time.Microsecond), float64(hwm)/1024,
+		"disturbed: buster, -c100", busted.reqPerSec, busted.p50.Round(time.Microsecond), busted.p99.Round(time.Microsecond),
+		p99, verdict(p99 <= 2), float64(hwm)/1024, verdict(hwm < 100*1024))
+}

@@ -126,6 +126,14 @@ type serveOptions struct {
 // serveGCPercent is the GOGC that serve runs with when GOGC is not set.
 const serveGCPercent = 75
 
+// serveMemoryLimit is the soft memory limit (GOMEMLIMIT) that serve runs
+// with when GOMEMLIMIT is not set: the Go runtime's memory (heap, stacks)
+// is held under it by collecting more often as it nears, never by failing.
+// The mock's own bounded state (journal 16 MiB, validation memo 8 MiB,
+// token store) fits well inside it; what it cuts is the heap goal's
+// overshoot when 1,000 connections arrive at once (README, Limits).
+const serveMemoryLimit = 64 << 20
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveHelp, stdout)
 	o := serveOptions{maxBody: mockserver.DefaultMaxBody, maxScenarioFile: serveSizeFlag(scenarios.DefaultMaxFileSize)}
@@ -173,6 +181,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// keeps about 1.4 MB off the resident size for about 3% of the
 		// throughput (README, Performance). GOGC in the environment wins.
 		defer debug.SetGCPercent(debug.SetGCPercent(serveGCPercent))
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(serveMemoryLimit))
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
