@@ -229,7 +229,9 @@ func (s *Server) finishStatus(c *gin.Context, start time.Time, ent Entry, status
 	r := c.Request
 	ent.Time, ent.Method, ent.Path, ent.Status = start, r.Method, r.URL.Path, status
 	ent.LatencyMS = float64(lat.Microseconds()) / 1000
-	ent.reqHeaders = keepHeaders(r.Header)
+	var n int
+	ent.reqHeaders, n = keepHeaders(r.Header)
+	ent.kept = n + len(ent.reqBody)
 	s.journal.add(ent)
 	if s.log.Enabled(r.Context(), slog.LevelInfo) {
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",

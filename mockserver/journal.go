@@ -41,8 +41,9 @@ type Entry struct {
 	// reqHeaders and reqBody are kept for Headers and Body.
 	reqHeaders http.Header
 	reqBody    []byte
-	// kept is the bytes of reqHeaders and reqBody, counted against the
-	// journal's byte budget; dropped says the budget dropped them.
+	// kept is the bytes of reqHeaders and reqBody (keepHeaders' count plus
+	// the body's length), counted against the journal's byte budget;
+	// dropped says the budget dropped them.
 	kept    int
 	dropped bool
 }
@@ -78,7 +79,6 @@ func (j *journal) add(e Entry) {
 	defer j.mu.Unlock()
 	j.seq++
 	e.Seq = j.seq
-	e.kept = keptBytes(e.reqHeaders, e.reqBody)
 	j.bytes += e.kept - j.ring[j.next].kept
 	j.ring[j.next] = e
 	j.next++
@@ -102,18 +102,6 @@ func (j *journal) trim() {
 		e.reqHeaders, e.reqBody, e.kept, e.dropped = nil, nil, 0, true
 		j.trimmed++
 	}
-}
-
-// keptBytes is what a journal entry's request headers and body hold.
-func keptBytes(h http.Header, body []byte) int {
-	n := len(body)
-	for k, vs := range h {
-		n += len(k) + 16
-		for _, v := range vs {
-			n += len(v) + 16
-		}
-	}
-	return n
 }
 
 // last returns up to n entries, oldest first.

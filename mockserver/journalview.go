@@ -27,11 +27,12 @@ func keepBody(b []byte) []byte {
 	return append([]byte(nil), b[:journalBodyMax]...)
 }
 
-// keepHeaders returns what the journal keeps of request headers: the map
-// itself when it is small (net/http makes a new one per request and never
-// changes it after the handler returns), else a copy with every value cut
-// at journalValueMax bytes and at most journalHeadersMax bytes in all.
-func keepHeaders(h http.Header) http.Header {
+// keepHeaders returns what the journal keeps of request headers, and its
+// size in bytes (names and values): the map itself when it is small
+// (net/http makes a new one per request and never changes it after the
+// handler returns), else a copy with every value cut at journalValueMax
+// bytes and at most journalHeadersMax bytes in all.
+func keepHeaders(h http.Header) (http.Header, int) {
 	n := 0
 	for k, vs := range h {
 		for _, v := range vs {
@@ -39,7 +40,7 @@ func keepHeaders(h http.Header) http.Header {
 		}
 	}
 	if n <= journalHeadersMax {
-		return h
+		return h, n
 	}
 	keys := make([]string, 0, len(h))
 	for k := range h {
@@ -52,13 +53,13 @@ func keepHeaders(h http.Header) http.Header {
 		for _, v := range h[k] {
 			v = cutText(v, journalValueMax)
 			if left < len(k)+len(v) {
-				return out
+				return out, journalHeadersMax - left
 			}
 			left -= len(k) + len(v)
 			out[k] = append(out[k], v)
 		}
 	}
-	return out
+	return out, journalHeadersMax - left
 }
 
 // viewRequest is how a journal entry shows the request it kept: a copy of

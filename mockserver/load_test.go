@@ -37,6 +37,9 @@ import (
 //	REFRESHMOCK_LOAD=1 go test -run TestLoad -v ./mockserver/
 //	REFRESHMOCK_SOAK=1 go test -run TestSoak -v -timeout 10m ./mockserver/
 //
+// REFRESHMOCK_LOAD_CASES=TEXT runs only the load cases whose names contain
+// TEXT (e.g. Prefer).
+//
 // BenchmarkVsBareGin is the same comparison in process, without sockets.
 
 // loadCase is one traffic shape of the load run.
@@ -106,8 +109,12 @@ func TestLoad(t *testing.T) {
 		rounds = n
 	}
 
+	only := os.Getenv("REFRESHMOCK_LOAD_CASES") // a substring of the case names to run, e.g. X-Mock-Scenario
 	var rows []loadRow
 	for _, lc := range loadCases {
+		if !strings.Contains(lc.name, only) {
+			continue
+		}
 		mock := startProc(t, "mock", bins.mock, "serve", "--addr", "ADDR", "--log-level", "warn")
 		want := captureResponse(t, mock.base, lc)
 		respFile := filepath.Join(t.TempDir(), "response.json")

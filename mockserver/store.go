@@ -3,12 +3,12 @@ package mockserver
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/refreshmock/refreshmock/internal/jsonq"
 	"github.com/refreshmock/refreshmock/internal/jwt"
 	"github.com/refreshmock/refreshmock/scenarios"
 )
@@ -407,11 +407,11 @@ func signAccess(c accessClaims) (string, error) {
 func appendClaims(b []byte, c accessClaims) ([]byte, error) {
 	var err error
 	b = append(b, `{"sub":`...)
-	if b, err = appendJSONString(b, c.Sub); err != nil {
+	if b, err = jsonq.Append(b, c.Sub); err != nil {
 		return nil, err
 	}
 	b = append(b, `,"sid":`...)
-	if b, err = appendJSONString(b, c.Sid); err != nil {
+	if b, err = jsonq.Append(b, c.Sid); err != nil {
 		return nil, err
 	}
 	b = append(b, `,"iat":`...)
@@ -419,23 +419,8 @@ func appendClaims(b []byte, c accessClaims) ([]byte, error) {
 	b = append(b, `,"exp":`...)
 	b = strconv.AppendInt(b, c.Exp, 10)
 	b = append(b, `,"jti":`...)
-	if b, err = appendJSONString(b, c.Jti); err != nil {
+	if b, err = jsonq.Append(b, c.Jti); err != nil {
 		return nil, err
 	}
 	return append(b, '}'), nil
-}
-
-// appendJSONString appends s quoted: as is when no byte needs escaping
-// (printable ASCII other than the ones encoding/json escapes), else
-// through encoding/json.
-func appendJSONString(b []byte, s string) ([]byte, error) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, err := json.Marshal(s)
-			return append(b, q...), err
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"'), nil
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"text/template"
 	"text/template/parse"
+
+	"github.com/refreshmock/refreshmock/internal/jsonq"
 )
 
 // A compiled fast path for scenario templates.
@@ -147,12 +149,14 @@ func (f *fastTemplate) execute(buf *bytes.Buffer, root reflect.Value) error {
 			continue
 		}
 		v := root.FieldByIndex(s.index)
-		if s.json {
-			out, err := jsonFunc(v.Interface())
+		if s.json && s.kind == reflect.String {
+			// What jsonFunc writes, without reflection when plain. The
+			// json of a bool or an integer is its text, below.
+			out, err := jsonq.Append(buf.AvailableBuffer(), v.String())
 			if err != nil {
 				return err
 			}
-			buf.WriteString(out)
+			buf.Write(out)
 			continue
 		}
 		switch s.kind {
