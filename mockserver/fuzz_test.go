@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -90,6 +91,25 @@ func FuzzRequest(f *testing.F) {
 			if !slices.Contains([]int{204, 403, 404}, status) {
 				t.Fatalf("%s %s (not an operation) -> %d: %s", method, path, status, rec.Body.Bytes())
 			}
+		}
+	})
+}
+
+// FuzzCookieMap: cookieMap reads the Cookie header lines (one per line of
+// the input) exactly as r.Cookies() does.
+func FuzzCookieMap(f *testing.F) {
+	for _, s := range []string{"", "refresh_token=rt_a", "a=1; b=2;c=\"3\"", " a = 1 ;; a=2", "x=\"\"; y=\"; z=a\\b",
+		"bad name=1; ok=é", "a=1\nb=2; a=3", "=v; n=", "\"q\"=1; t=\"a b\""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if s != "" {
+			r.Header["Cookie"] = strings.Split(s, "\n")
+		}
+		got, want := cookieMap(r), cookieMapOf(r.Cookies())
+		if !maps.Equal(got, want) {
+			t.Fatalf("cookieMap(%q) = %q, r.Cookies() gives %q", s, got, want)
 		}
 	})
 }

@@ -8,14 +8,17 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/refreshmock/refreshmock/scenarios"
 	"github.com/refreshmock/refreshmock/spec"
+	"golang.org/x/net/http/httpguts"
 )
 
 // serveOperation answers one request to an operation: read the body, let
@@ -95,11 +98,58 @@ func query(r *http.Request) url.Values {
 	return r.URL.Query()
 }
 
+// cookieMap is the request's cookies by name, the first of a name
+// winning: what r.Cookies() reads, without a *http.Cookie per cookie (the
+// values are substrings of the Cookie header). FuzzCookieMap keeps it equal
+// to r.Cookies().
 func cookieMap(r *http.Request) map[string]string {
-	cs := r.Cookies()
-	if len(cs) == 0 {
+	lines := r.Header["Cookie"]
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ";") + 1
+	}
+	if n == 0 {
 		return map[string]string{}
 	}
+	if n > maxParsedCookies {
+		// net/http decides (GODEBUG httpcookiemaxnum) past its limit.
+		return cookieMapOf(r.Cookies())
+	}
+	m := make(map[string]string, n)
+	for _, line := range lines {
+		line = textproto.TrimString(line)
+		var part string
+		for len(line) > 0 {
+			part, line, _ = strings.Cut(line, ";")
+			part = textproto.TrimString(part)
+			if part == "" {
+				continue
+			}
+			name, val, _ := strings.Cut(part, "=")
+			name = textproto.TrimString(name)
+			if !httpguts.ValidHeaderFieldName(name) {
+				continue
+			}
+			if len(val) > 1 && val[0] == '"' && val[len(val)-1] == '"' {
+				val = val[1 : len(val)-1]
+			}
+			if !validCookieValue(val) {
+				continue
+			}
+			if _, dup := m[name]; !dup {
+				m[name] = val
+			}
+		}
+	}
+	return m
+}
+
+// maxParsedCookies is net/http's default limit on the cookies of a request
+// (GODEBUG httpcookiemaxnum=3000); past it cookieMap lets r.Cookies() say.
+const maxParsedCookies = 3000
+
+// cookieMapOf maps parsed cookies by name, the first of a name winning.
+func cookieMapOf(cs []*http.Cookie) map[string]string {
 	m := make(map[string]string, len(cs))
 	for _, c := range cs {
 		if _, dup := m[c.Name]; !dup {
@@ -107,6 +157,17 @@ func cookieMap(r *http.Request) map[string]string {
 		}
 	}
 	return m
+}
+
+// validCookieValue is net/http's test of an (unquoted) cookie value's
+// bytes.
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // write writes the outcome; each cookie gets its own Set-Cookie header.

@@ -193,7 +193,8 @@ func (c *core) render(ctx context.Context, sc *scenarios.Scenario, req *scenario
 	}
 	out := Outcome{Status: r.Status, Header: r.Header, Body: r.Body}
 	if offset != 0 {
-		// r.Header is this render's own map.
+		// r.Header may be shared with other renders.
+		out.Header = out.Header.Clone()
 		out.Header[ClockHeader] = []string{now.UTC().Format(time.RFC3339) + "; offset=" + offset.String()}
 	}
 	scriptsRefresh := false
@@ -201,14 +202,9 @@ func (c *core) render(ctx context.Context, sc *scenarios.Scenario, req *scenario
 		out.Cookies = append(out.Cookies, c.setCookie(rc.Spec, rc.Value).String())
 		scriptsRefresh = scriptsRefresh || rc.Spec.Name == RefreshCookie
 	}
-	if sc.Response.Rotate {
-		if !scriptsRefresh {
-			out.Cookies = append(out.Cookies, c.refreshCookie(data.Token.Refresh))
-		}
-		if out.Header.Get("Cache-Control") == "" {
-			out.Header.Set("Cache-Control", "no-store")
-		}
-		out.Header["Pragma"] = noCache
+	if sc.Response.Rotate && !scriptsRefresh {
+		// Rendering added Cache-Control and Pragma.
+		out.Cookies = append(out.Cookies, c.refreshCookie(data.Token.Refresh))
 	}
 	return out, nil
 }
@@ -389,10 +385,6 @@ func (c *core) setCookie(spec *scenarios.Cookie, value string) *http.Cookie {
 	}
 	return hc
 }
-
-// noCache is the Pragma header value of rotating responses, shared as
-// snapshot.headerValue explains.
-var noCache = []string{"no-cache"}
 
 // refreshCookie is the Set-Cookie value of the refresh-token cookie with
 // the server's attributes: the same bytes as

@@ -161,4 +161,9 @@ func TestAccessTTLAndClockRule(t *testing.T) {
 	if _, m := control(t, s, http.MethodGet, "/__mock/config", ""); m["access_ttl"] != DefaultAccessTTL.String() {
 		t.Errorf("access_ttl after reset %v, want %s", m["access_ttl"], DefaultAccessTTL)
 	}
+	// The clock header was added to this response's own copy of the
+	// scenario's headers (which renders share): gone once the clock is back.
+	if r, _ := refresh(DefaultSeedToken); r.header.Get(ClockHeader) != "" || r.header.Get("Pragma") != "no-cache" {
+		t.Errorf("after reset: X-Mock-Clock %q, Pragma %q; want none and no-cache", r.header.Get(ClockHeader), r.header.Get("Pragma"))
+	}
 }

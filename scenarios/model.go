@@ -90,7 +90,9 @@ type Response struct {
 	ContentType string `yaml:"content_type" json:"content_type,omitempty"`
 	// Rotate asks the mock to rotate the presented refresh token: it issues
 	// a new access token and a new refresh token (set as a cookie) and
-	// exposes them to templates as .Token.
+	// exposes them to templates as .Token. A response that carries tokens
+	// is not to be cached (RFC 6749 section 5.1): it gets Cache-Control:
+	// no-store unless the scenario sets Cache-Control, and Pragma: no-cache.
 	Rotate bool `yaml:"rotate" json:"rotate,omitempty"`
 	// Delay before answering: "250ms", or {min: 100ms, max: 2s}.
 	Delay *Delay `yaml:"delay" json:"delay,omitempty"`
@@ -103,10 +105,13 @@ type Response struct {
 	bodyTmpl  *tmpl
 	headerTpl map[string]*tmpl
 	// staticHeader holds the headers without templates under canonical
-	// names, and contentType the body's Content-Type value: built once at
-	// load time and shared, read-only, by every rendered response.
+	// names, and contentType the body's Content-Type value; sharedHeader,
+	// when the response has no header templates, is its whole header
+	// (finishHeader applied). All are built once at load time and shared,
+	// read-only, by every rendered response.
 	staticHeader http.Header
 	contentType  []string
+	sharedHeader http.Header
 }
 
 // Faults are the values Response.Fault accepts.

@@ -232,7 +232,9 @@ func SignJWT(claims map[string]any) (string, error) { return jwt.SignClaims(clai
 
 // Rendered is a response ready to write.
 type Rendered struct {
-	Status  int
+	Status int
+	// Header may be shared with other renders of the scenario: clone it
+	// before changing it.
 	Header  http.Header
 	Cookies []RenderedCookie
 	Body    []byte
@@ -267,17 +269,21 @@ func (s *Scenario) renderAtLoad(data *RenderData) (*Rendered, error) {
 
 func (s *Scenario) render(b *budget, data *RenderData) (*Rendered, error) {
 	r := &s.Response
-	out := &Rendered{Status: r.Status, Header: make(http.Header, len(r.Headers)+4)}
-	for k, vs := range r.staticHeader {
-		// Built at load time and shared read-only.
-		out.Header[k] = vs
-	}
-	for name, t := range r.headerTpl {
-		val, err := execute(t, data, b)
-		if err != nil {
-			return nil, fmt.Errorf("scenario %s: header %s: %w", s.Name, name, err)
+	out := &Rendered{Status: r.Status, Header: r.sharedHeader}
+	if out.Header == nil {
+		out.Header = make(http.Header, len(r.Headers)+4)
+		for k, vs := range r.staticHeader {
+			// Built at load time and shared read-only.
+			out.Header[k] = vs
 		}
-		out.Header.Set(name, val)
+		for name, t := range r.headerTpl {
+			val, err := execute(t, data, b)
+			if err != nil {
+				return nil, fmt.Errorf("scenario %s: header %s: %w", s.Name, name, err)
+			}
+			out.Header.Set(name, val)
+		}
+		r.finishHeader(out.Header)
 	}
 	for i := range r.Cookies {
 		c := &r.Cookies[i]
@@ -300,11 +306,29 @@ func (s *Scenario) render(b *budget, data *RenderData) (*Rendered, error) {
 	case r.bodyJSON != nil:
 		out.Body = r.bodyJSON
 	}
-	if out.Body != nil {
-		out.Header["Content-Type"] = r.contentType
-	}
 	return out, nil
 }
+
+// finishHeader adds what every rendering of the response carries besides
+// its scripted headers: the body's Content-Type, and for a rotating
+// response Cache-Control: no-store (unless scripted) and Pragma: no-cache.
+func (r *Response) finishHeader(h http.Header) {
+	if r.bodyTmpl != nil || r.bodyJSON != nil {
+		h["Content-Type"] = r.contentType
+	}
+	if r.Rotate {
+		if h.Get("Cache-Control") == "" {
+			h["Cache-Control"] = noStore
+		}
+		h["Pragma"] = noCache
+	}
+}
+
+// noStore and noCache are shared header values of rotating responses.
+var (
+	noStore = []string{"no-store"}
+	noCache = []string{"no-cache"}
+)
 
 // renderBufs recycles template output buffers: rendering runs on every
 // request of the mock, and a fresh bytes.Buffer grows several times.

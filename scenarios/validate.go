@@ -161,6 +161,10 @@ func prepareResponse(sc *Scenario, op *spec.Operation, sp *spec.Spec, sink *diag
 		}
 		r.bodyTmpl = t
 	}
+	if len(r.headerTpl) == 0 {
+		r.sharedHeader = r.staticHeader.Clone()
+		r.finishHeader(r.sharedHeader)
+	}
 	if op == nil || r.Status == 0 || r.Fault == "empty_reply" || r.Fault == "connection_reset" {
 		return
 	}
