@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -143,7 +144,84 @@ func (r *Redactor) Add(secrets ...string) {
 				r.addNeedle(needle{form, s})
 			}
 		}
+		if len(s) <= maxEscapedSecret {
+			for _, form := range escapedForms(s) {
+				r.addNeedle(needle{form, s})
+			}
+		}
 	}
+}
+
+// maxEscapedSecret is the longest secret whose escaped forms are needles
+// of their own (escapedForms): the \u form is six times the secret.
+const maxEscapedSecret = 1024
+
+// escapedForms returns the whole percent- and JSON-escaped forms of s
+// that differ from it. The decoded views find these too, except where a
+// stray escape lead-in right before them ("%" + "00%21", "\\" + "\u0041")
+// makes the text decode another way; matched as they are written, they
+// are found whatever precedes them.
+func escapedForms(s string) []string {
+	var out []string
+	add := func(f string) {
+		if f != s && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	add(url.QueryEscape(s))
+	add(url.PathEscape(s))
+	const hexDigits = "0123456789abcdef"
+	pctLower, pctUpper := make([]byte, 0, 3*len(s)), make([]byte, 0, 3*len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		pctLower = append(pctLower, '%', hexDigits[c>>4], hexDigits[c&15])
+		pctUpper = append(pctUpper, '%', upperHex(hexDigits[c>>4]), upperHex(hexDigits[c&15]))
+	}
+	add(string(pctLower))
+	add(string(pctUpper))
+	if utf8.ValidString(s) {
+		if q, err := json.Marshal(s); err == nil {
+			inner := string(q[1 : len(q)-1])
+			add(inner)
+			add(strings.ReplaceAll(inner, "/", `\/`))
+		}
+		var lower, upper strings.Builder
+		for _, c := range s {
+			for _, u := range utf16Units(c) {
+				lower.WriteString(`\u` + hex4Of(u, false))
+				upper.WriteString(`\u` + hex4Of(u, true))
+			}
+		}
+		add(lower.String())
+		add(upper.String())
+	}
+	return out
+}
+
+func upperHex(c byte) byte {
+	if 'a' <= c && c <= 'f' {
+		return c - 'a' + 'A'
+	}
+	return c
+}
+
+// utf16Units is r in UTF-16: one unit, or a surrogate pair.
+func utf16Units(r rune) []rune {
+	if r <= 0xFFFF {
+		return []rune{r}
+	}
+	r -= 0x10000
+	return []rune{0xD800 + r>>10, 0xDC00 + r&0x3FF}
+}
+
+// hex4Of writes u as four hex digits.
+func hex4Of(u rune, upper bool) string {
+	const lower, upperDigits = "0123456789abcdef", "0123456789ABCDEF"
+	digits := lower
+	if upper {
+		digits = upperDigits
+	}
+	return string([]byte{digits[u>>12&15], digits[u>>8&15], digits[u>>4&15], digits[u&15]})
 }
 
 // base64Forms returns the part of the base64 encoding of s that does not
