@@ -61,6 +61,18 @@ func TestIndependentImplementations(t *testing.T) {
 			if pools != 1 {
 				t.Errorf("%s: %d pool/N cases, want 1 (six tokens, five drawn by the flows and the rotation scenario)", name, pools)
 			}
+			// A case with a drawn token says which item of the pool its
+			// ${REFRESH_TOKEN} was, so that its curl can be reproduced.
+			for _, c := range rep.Cases {
+				if c.ID != "flow/race" {
+					continue
+				}
+				if !slices.ContainsFunc(c.Notes, func(n string) bool {
+					return strings.HasPrefix(n, conformance.VarRace+" is item ") && strings.Contains(n, "sha256:") && strings.Contains(n, "cut -d, -f")
+				}) {
+					t.Errorf("%s: flow/race notes %q do not say which pool item %s was", name, c.Notes, conformance.VarRace)
+				}
+			}
 			t.Logf("%s: %+v", name, rep.Summary)
 		})
 	}

@@ -324,6 +324,12 @@ func (r *runner) runCase(ctx context.Context, c caseDef) CaseResult {
 		return res
 	}
 	cr := &caseRun{r: r, res: &res, vars: vars}
+	for _, n := range c.needs {
+		if slices.Contains(r.drawn, n) {
+			// The curl lines say ${NAME}: say which pool token that was.
+			cr.note("%s", r.poolNote(n))
+		}
+	}
 	start := time.Now()
 	func() {
 		defer cr.recoverPanic()
@@ -421,6 +427,20 @@ func skipReason(missing, empty []string) string {
 		parts = append(parts, strings.Join(empty, ", ")+" set but empty (as CI gives secrets to forks' pull requests): treated as not set")
 	}
 	return strings.Join(parts, "; ")
+}
+
+// poolNote says which item of REFRESH_TOKENS a drawn variable holds, so
+// that a reproducing curl's ${NAME} can be filled: the item's place in the
+// comma-separated value (as cut -d, -f counts) and its fingerprint.
+func (r *runner) poolNote(name string) string {
+	tok := r.vars[name]
+	for i, item := range strings.Split(r.vars[VarPool], ",") {
+		if strings.TrimSpace(item) == tok {
+			return fmt.Sprintf("%s is item %d of %s (%s): to reproduce, %s=\"$(printf %%s \"$%s\" | cut -d, -f%d | tr -d ' ')\"",
+				name, i+1, VarPool, Fingerprint(tok), name, VarPool, i+1)
+		}
+	}
+	return fmt.Sprintf("%s was drawn from %s (%s)", name, VarPool, Fingerprint(tok))
 }
 
 // drawPool gives the pool variables that the selected cases need, and that
