@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -445,7 +446,8 @@ func TestRedactorContains(t *testing.T) {
 }
 
 // TestRedactStrayLeadIn: a secret escaped whole is redacted even when a
-// stray escape lead-in right before it makes the text decode another way.
+// stray escape lead-in right before it makes the text decode another way;
+// so are its hex forms and its query escaping done twice.
 func TestRedactStrayLeadIn(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -455,6 +457,9 @@ func TestRedactStrayLeadIn(t *testing.T) {
 		{"\\u after \\", "Tok3n!", `{"m":"\` + uEscapeAll("Tok3n!", false) + `"}`, uEscapeAll("Tok3n!", false)},
 		{"\\u upper after \\", "Tok3n!", `\` + uEscapeAll("Tok3n!", true), uEscapeAll("Tok3n!", true)},
 		{"every byte after %", "a1b2c3", "%" + pctEveryByte("a1b2c3", true), pctEveryByte("a1b2c3", true)},
+		{"hex", "rt_Hex/9", "token=" + hex.EncodeToString([]byte("rt_Hex/9")), hex.EncodeToString([]byte("rt_Hex/9"))},
+		{"HEX", "rt_Hex/9", "token=" + strings.ToUpper(hex.EncodeToString([]byte("rt_Hex/9"))) + ";", strings.ToUpper(hex.EncodeToString([]byte("rt_Hex/9")))},
+		{"query twice", "rt/a+b=c", "next=%2Fcb%3Ft%3D" + url.QueryEscape(url.QueryEscape("rt/a+b=c")), url.QueryEscape(url.QueryEscape("rt/a+b=c"))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -157,7 +157,8 @@ func (r *Redactor) Add(secrets ...string) {
 const maxEscapedSecret = 1024
 
 // escapedForms returns the whole percent- and JSON-escaped forms of s
-// that differ from it. The decoded views find these too, except where a
+// that differ from it, and its hex (lower and upper case). Escaping done
+// twice decodes once to one of these. The decoded views find these too, except where a
 // stray escape lead-in right before them ("%" + "00%21", "\\" + "\u0041")
 // makes the text decode another way; matched as they are written, they
 // are found whatever precedes them.
@@ -170,6 +171,8 @@ func escapedForms(s string) []string {
 	}
 	add(url.QueryEscape(s))
 	add(url.PathEscape(s))
+	add(hex.EncodeToString([]byte(s)))
+	add(strings.ToUpper(hex.EncodeToString([]byte(s))))
 	const hexDigits = "0123456789abcdef"
 	pctLower, pctUpper := make([]byte, 0, 3*len(s)), make([]byte, 0, 3*len(s))
 	for i := 0; i < len(s); i++ {
