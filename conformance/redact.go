@@ -5,12 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -173,15 +175,14 @@ func escapedForms(s string) []string {
 	add(url.PathEscape(s))
 	add(hex.EncodeToString([]byte(s)))
 	add(strings.ToUpper(hex.EncodeToString([]byte(s))))
-	const hexDigits = "0123456789abcdef"
-	pctLower, pctUpper := make([]byte, 0, 3*len(s)), make([]byte, 0, 3*len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		pctLower = append(pctLower, '%', hexDigits[c>>4], hexDigits[c&15])
-		pctUpper = append(pctUpper, '%', upperHex(hexDigits[c>>4]), upperHex(hexDigits[c&15]))
+	// Every byte percent-encoded: the hex digits in pairs, each after a %.
+	h := hex.EncodeToString([]byte(s))
+	var pct strings.Builder
+	for k := 0; k < len(h); k += 2 {
+		pct.WriteString("%" + h[k:k+2])
 	}
-	add(string(pctLower))
-	add(string(pctUpper))
+	add(pct.String())
+	add(strings.ToUpper(pct.String())) // only % and hex digits
 	if utf8.ValidString(s) {
 		if q, err := json.Marshal(s); err == nil {
 			inner := string(q[1 : len(q)-1])
@@ -189,42 +190,14 @@ func escapedForms(s string) []string {
 			add(strings.ReplaceAll(inner, "/", `\/`))
 		}
 		var lower, upper strings.Builder
-		for _, c := range s {
-			for _, u := range utf16Units(c) {
-				lower.WriteString(`\u` + hex4Of(u, false))
-				upper.WriteString(`\u` + hex4Of(u, true))
-			}
+		for _, u := range utf16.Encode([]rune(s)) {
+			fmt.Fprintf(&lower, `\u%04x`, u)
+			fmt.Fprintf(&upper, `\u%04X`, u)
 		}
 		add(lower.String())
 		add(upper.String())
 	}
 	return out
-}
-
-func upperHex(c byte) byte {
-	if 'a' <= c && c <= 'f' {
-		return c - 'a' + 'A'
-	}
-	return c
-}
-
-// utf16Units is r in UTF-16: one unit, or a surrogate pair.
-func utf16Units(r rune) []rune {
-	if r <= 0xFFFF {
-		return []rune{r}
-	}
-	r -= 0x10000
-	return []rune{0xD800 + r>>10, 0xDC00 + r&0x3FF}
-}
-
-// hex4Of writes u as four hex digits.
-func hex4Of(u rune, upper bool) string {
-	const lower, upperDigits = "0123456789abcdef", "0123456789ABCDEF"
-	digits := lower
-	if upper {
-		digits = upperDigits
-	}
-	return string([]byte{digits[u>>12&15], digits[u>>8&15], digits[u>>4&15], digits[u&15]})
 }
 
 // base64Forms returns the part of the base64 encoding of s that does not
