@@ -96,7 +96,7 @@ func FuzzRequest(f *testing.F) {
 }
 
 // FuzzCookieMap: cookieMap reads the Cookie header lines (one per line of
-// the input) exactly as r.Cookies() does.
+// the input) exactly as r.Cookies() does, into a new map or a recycled one.
 func FuzzCookieMap(f *testing.F) {
 	for _, s := range []string{"", "refresh_token=rt_a", "a=1; b=2;c=\"3\"", " a = 1 ;; a=2", "x=\"\"; y=\"; z=a\\b",
 		"bad name=1; ok=é", "a=1\nb=2; a=3", "=v; n=", "\"q\"=1; t=\"a b\""} {
@@ -107,9 +107,15 @@ func FuzzCookieMap(f *testing.F) {
 		if s != "" {
 			r.Header["Cookie"] = strings.Split(s, "\n")
 		}
-		got, want := cookieMap(r), cookieMapOf(r.Cookies())
-		if !maps.Equal(got, want) {
+		want := cookieMapOf(r.Cookies())
+		if got := cookieMap(r, nil); !maps.Equal(got, want) {
 			t.Fatalf("cookieMap(%q) = %q, r.Cookies() gives %q", s, got, want)
+		}
+		// A recycled map (recycleRequest) gives the same.
+		reused := map[string]string{"stale": "1", "a": "old"}
+		clear(reused)
+		if got := cookieMap(r, reused); !maps.Equal(got, want) {
+			t.Fatalf("cookieMap(%q) into a recycled map = %q, r.Cookies() gives %q", s, got, want)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -32,8 +33,14 @@ func (s *Server) serveOperation(c *gin.Context, op *spec.Operation) {
 		out = s.reject(op, Entry{Operation: op.ID}, rej)
 	} else {
 		rel, _ := s.relPath(r.URL.Path)
-		out = s.respond(r.Context(), op, &scenarios.RequestData{Method: r.Method, Path: rel, Headers: r.Header, Cookies: cookieMap(r), Query: query(r), Body: body})
+		req := requests.Get().(*scenarios.RequestData)
+		*req = scenarios.RequestData{Method: r.Method, Path: rel, Headers: r.Header, Cookies: cookieMap(r, req.Cookies), Query: query(r), Body: body}
+		out = s.respond(r.Context(), op, req)
 		out.Entry.reqBody = keepBody(body)
+		if out.Entry.explain == nil {
+			// Nothing kept req: the journal's explanation would have.
+			recycleRequest(req)
+		}
 	}
 	if out.Err != nil {
 		s.log.Error("answer with the error envelope", "operation", op.ID, "scenario", out.Entry.Scenario, "err", out.Err)
@@ -50,6 +57,7 @@ func (s *Server) serveOperation(c *gin.Context, op *spec.Operation) {
 		out.write(c.Writer)
 		s.finishStatus(c, start, out.Entry, out.Status)
 	}
+	out.release()
 }
 
 // readBody reads the body up to limit bytes.
@@ -98,24 +106,46 @@ func query(r *http.Request) url.Values {
 	return r.URL.Query()
 }
 
+// requests recycles the request data of the decision core, with its
+// cookie map, between requests whose journal entry keeps no reference.
+var requests = sync.Pool{New: func() any { return new(scenarios.RequestData) }}
+
+// maxPooledCookies keeps maps grown by a request with many cookies out of
+// the pool.
+const maxPooledCookies = 16
+
+// recycleRequest empties req and pools it.
+func recycleRequest(req *scenarios.RequestData) {
+	m := req.Cookies
+	*req = scenarios.RequestData{}
+	if len(m) <= maxPooledCookies {
+		clear(m)
+		req.Cookies = m
+	}
+	requests.Put(req)
+}
+
 // cookieMap is the request's cookies by name, the first of a name
 // winning: what r.Cookies() reads, without a *http.Cookie per cookie (the
-// values are substrings of the Cookie header). FuzzCookieMap keeps it equal
-// to r.Cookies().
-func cookieMap(r *http.Request) map[string]string {
+// values are substrings of the Cookie header). It fills reuse, an empty
+// map, when given one. FuzzCookieMap keeps it equal to r.Cookies().
+func cookieMap(r *http.Request, reuse map[string]string) map[string]string {
 	lines := r.Header["Cookie"]
 	n := 0
 	for _, line := range lines {
 		n += strings.Count(line, ";") + 1
 	}
-	if n == 0 {
-		return map[string]string{}
-	}
 	if n > maxParsedCookies {
 		// net/http decides (GODEBUG httpcookiemaxnum) past its limit.
 		return cookieMapOf(r.Cookies())
 	}
-	m := make(map[string]string, n)
+	m := reuse
+	if m == nil {
+		m = make(map[string]string, n)
+	}
+	if n == 0 {
+		return m
+	}
 	for _, line := range lines {
 		line = textproto.TrimString(line)
 		var part string
@@ -171,10 +201,15 @@ func validCookieValue(v string) bool {
 }
 
 // write writes the outcome; each cookie gets its own Set-Cookie header.
+//
+// A body that fits net/http's response buffer gets its Content-Length from
+// net/http, which counts what the handler wrote before it returned; a
+// larger one, or one whose scenario scripts a Content-Length, gets it set
+// here (a scripted one is overridden, never trusted).
 func (o *Outcome) write(w http.ResponseWriter) {
 	h := w.Header()
 	o.header(h)
-	if o.Body != nil {
+	if _, scripted := h["Content-Length"]; o.Body != nil && (scripted || len(o.Body) > netHTTPBuffered) {
 		h.Set("Content-Length", strconv.Itoa(len(o.Body)))
 	}
 	w.WriteHeader(o.Status)
@@ -182,6 +217,11 @@ func (o *Outcome) write(w http.ResponseWriter) {
 		_, _ = w.Write(o.Body)
 	}
 }
+
+// netHTTPBuffered is net/http's bufferBeforeChunkingSize: a response
+// whose handler returns before writing more than this many bytes is sent
+// with a Content-Length net/http computes.
+const netHTTPBuffered = 2048
 
 // header adds the outcome's headers and cookies to h.
 func (o *Outcome) header(h http.Header) {

@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,9 @@ type Outcome struct {
 	// that failed to render, a spec example that could not be built), for
 	// the log.
 	Err error
+
+	// buf is the pooled buffer Body aliases, if any (release).
+	buf *bytes.Buffer
 
 	// used and rule are the X-Mock-Scenario-Used and X-Mock-Rule header
 	// values, shared as snapshot.headerValue explains; nil when the mock
@@ -187,11 +191,17 @@ func (c *core) render(ctx context.Context, sc *scenarios.Scenario, req *scenario
 		}
 		data.Token = td
 	}
-	r, err := sc.RenderContext(ctx, data) // within the render budget; stops when the client goes away
-	if err != nil {
+	var r scenarios.Rendered
+	var body *bytes.Buffer
+	if sc.Response.BodyTemplate != "" {
+		body = bodyBufs.Get().(*bytes.Buffer)
+	}
+	// Within the render budget; stops when the client goes away.
+	if err := sc.RenderInto(ctx, data, &r, body); err != nil {
+		putBodyBuf(body)
 		return Outcome{}, err
 	}
-	out := Outcome{Status: r.Status, Header: r.Header, Body: r.Body}
+	out := Outcome{Status: r.Status, Header: r.Header, Body: r.Body, buf: body}
 	if offset != 0 {
 		// r.Header may be shared with other renders.
 		out.Header = out.Header.Clone()
@@ -212,6 +222,28 @@ func (c *core) render(ctx context.Context, sc *scenarios.Scenario, req *scenario
 // renderData recycles the data templates see: nothing a render returns
 // points into it.
 var renderData = sync.Pool{New: func() any { return new(scenarios.RenderData) }}
+
+// bodyBufs recycles the buffers rendered bodies are written to: an
+// outcome's Body aliases its buffer until release.
+var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody keeps buffers grown by a large body out of the pool.
+const maxPooledBody = 64 << 10
+
+func putBodyBuf(b *bytes.Buffer) {
+	if b != nil && b.Cap() <= maxPooledBody {
+		bodyBufs.Put(b)
+	}
+}
+
+// release gives the outcome's body buffer back once the body is written;
+// the outcome has no body afterwards.
+func (o *Outcome) release() {
+	if o.buf != nil {
+		putBodyBuf(o.buf)
+		o.buf, o.Body = nil, nil
+	}
+}
 
 // rejection is an answer the mock gives by itself, before any scenario:
 // the request could not be read or does not validate, or it asked for a

@@ -544,3 +544,51 @@ func TestSignAccessMatchesSignJWT(t *testing.T) {
 		t.Errorf("signature %s, want %s", gotParts[2], sig)
 	}
 }
+
+// TestContentLength: every body goes out with an exact Content-Length and
+// never chunked, whether net/http counts it (a body within its buffer) or
+// the mock sets it (a larger body, or a scenario that scripts a wrong
+// Content-Length, which is overridden).
+func TestContentLength(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("a", 3*netHTTPBuffered)
+	yaml := `
+name: small
+operation: refresh_token
+response: {status: 200, body: {access_token: abc, token_type: bearer, expires_in: 1, organization: null}}
+---
+name: big
+operation: refresh_token
+response: {status: 200, body: {access_token: ` + big + `, token_type: bearer, expires_in: 1, organization: null}}
+---
+name: lying
+operation: refresh_token
+response:
+  status: 200
+  headers: {Content-Length: "5"}
+  body: {access_token: abc, token_type: bearer, expires_in: 1, organization: null}
+`
+	set, diags := scenarios.Load(mustSpec(t), []scenarios.Source{{Name: "cl.yaml", Data: []byte(yaml)}})
+	if set == nil {
+		t.Fatalf("load: %v", diags)
+	}
+	ts := mustListen(t, mustServer(t, Config{Scenarios: set}))
+	for _, name := range []string{"small", "big", "lying"} {
+		t.Run(name, func(t *testing.T) {
+			req := call{header: map[string]string{scenarios.HeaderScenario: name}}.request(t, ts.URL)
+			resp, err := ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusOK || len(resp.TransferEncoding) != 0 || resp.ContentLength != int64(len(b)) {
+				t.Errorf("status %d, Transfer-Encoding %q, Content-Length %d for a body of %d bytes; want 200, none, exact",
+					resp.StatusCode, resp.TransferEncoding, resp.ContentLength, len(b))
+			}
+		})
+	}
+}

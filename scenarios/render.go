@@ -259,17 +259,40 @@ func (s *Scenario) Render(data *RenderData) (*Rendered, error) {
 // (the request's) being done, stops the render with an error wrapping
 // ErrRenderBudget. It is safe for concurrent use.
 func (s *Scenario) RenderContext(ctx context.Context, data *RenderData) (*Rendered, error) {
-	return s.render(newBudget(ctx, MaxRenderTime), data)
+	out := new(Rendered)
+	if err := s.render(newBudget(ctx, MaxRenderTime), data, out, nil); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RenderInto is RenderContext for a caller that renders on every request
+// and recycles what it can: it fills out instead of allocating a Rendered,
+// and writes a body_template's output to body (after resetting it), which
+// out.Body then aliases until body is reset or reused. A literal body is
+// shared read-only, as with RenderContext. It is safe for concurrent use
+// with distinct out and body.
+func (s *Scenario) RenderInto(ctx context.Context, data *RenderData, out *Rendered, body *bytes.Buffer) error {
+	// The budget lives on this frame: only a template that needs
+	// text/template (tmpl.execute) copies it to the heap.
+	b := budget{ctx: ctx, limit: MaxRenderTime, deadline: time.Now().Add(MaxRenderTime)}
+	return s.render(&b, data, out, body)
 }
 
 // renderAtLoad renders with the load-time budget (loadRenderTime).
 func (s *Scenario) renderAtLoad(data *RenderData) (*Rendered, error) {
-	return s.render(newBudget(context.Background(), loadRenderTime), data)
+	out := new(Rendered)
+	if err := s.render(newBudget(context.Background(), loadRenderTime), data, out, nil); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-func (s *Scenario) render(b *budget, data *RenderData) (*Rendered, error) {
+// render fills out. A body_template renders into body, or into a pooled
+// buffer copied out exactly when body is nil.
+func (s *Scenario) render(b *budget, data *RenderData, out *Rendered, body *bytes.Buffer) error {
 	r := &s.Response
-	out := &Rendered{Status: r.Status, Header: r.sharedHeader}
+	*out = Rendered{Status: r.Status, Header: r.sharedHeader}
 	if out.Header == nil {
 		out.Header = make(http.Header, len(r.Headers)+4)
 		for k, vs := range r.staticHeader {
@@ -279,7 +302,7 @@ func (s *Scenario) render(b *budget, data *RenderData) (*Rendered, error) {
 		for name, t := range r.headerTpl {
 			val, err := execute(t, data, b)
 			if err != nil {
-				return nil, fmt.Errorf("scenario %s: header %s: %w", s.Name, name, err)
+				return fmt.Errorf("scenario %s: header %s: %w", s.Name, name, err)
 			}
 			out.Header.Set(name, val)
 		}
@@ -291,22 +314,27 @@ func (s *Scenario) render(b *budget, data *RenderData) (*Rendered, error) {
 		if c.valueTpl != nil {
 			var err error
 			if val, err = execute(c.valueTpl, data, b); err != nil {
-				return nil, fmt.Errorf("scenario %s: cookie %s: %w", s.Name, c.Name, err)
+				return fmt.Errorf("scenario %s: cookie %s: %w", s.Name, c.Name, err)
 			}
 		}
 		out.Cookies = append(out.Cookies, RenderedCookie{Value: val, Spec: c})
 	}
 	switch {
-	case r.bodyTmpl != nil:
-		body, err := executeBytes(r.bodyTmpl, data, b)
-		if err != nil {
-			return nil, fmt.Errorf("scenario %s: body_template: %w", s.Name, err)
+	case r.bodyTmpl != nil && body != nil:
+		if err := r.bodyTmpl.execute(body, data, b); err != nil {
+			return fmt.Errorf("scenario %s: body_template: %w", s.Name, err)
 		}
-		out.Body = body
+		out.Body = body.Bytes()
+	case r.bodyTmpl != nil:
+		rendered, err := executeBytes(r.bodyTmpl, data, b)
+		if err != nil {
+			return fmt.Errorf("scenario %s: body_template: %w", s.Name, err)
+		}
+		out.Body = rendered
 	case r.bodyJSON != nil:
 		out.Body = r.bodyJSON
 	}
-	return out, nil
+	return nil
 }
 
 // finishHeader adds what every rendering of the response carries besides
@@ -376,6 +404,17 @@ func (t *tmpl) execute(buf *bytes.Buffer, data *RenderData, b *budget) error {
 	if err := b.ctx.Err(); err != nil {
 		return fmt.Errorf("%w: the request went away (%w)", ErrRenderBudget, err)
 	}
+	// text/template keeps the writer and the tick function: they get a
+	// copy of the budget (on the heap), whose counts come back when it is
+	// done, so that the caller's (RenderInto's, on its stack) never escapes.
+	hb := *b
+	err := t.executeText(buf, data, &hb)
+	*b = hb
+	return err
+}
+
+// executeText renders t into buf with text/template, within b.
+func (t *tmpl) executeText(buf *bytes.Buffer, data *RenderData, b *budget) error {
 	w := &cappedWriter{buf: buf, left: MaxRendered, b: b}
 	if !t.counted {
 		return cleanBudgetError(t.Template.Execute(w, data))

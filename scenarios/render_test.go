@@ -1,6 +1,8 @@
 package scenarios_test
 
 import (
+	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -344,5 +346,41 @@ response:
 		out.Header.Add("Cache-Control", "private")
 		out.Header.Add("Content-Type", "text/plain")
 		out.Header.Del("X-Subject")
+	}
+}
+
+// TestRenderIntoMatchesRenderContext: RenderInto, with one body buffer
+// reused across every render, gives what RenderContext gives, for the
+// shipped scenarios and for templates that need text/template (a loop
+// that counts steps, and a header template).
+func TestRenderIntoMatchesRenderContext(t *testing.T) {
+	t.Parallel()
+	src := scenarios.Source{Name: "into.yaml", Data: []byte(`name: looped
+operation: refresh_token
+response:
+  status: 401
+  headers: {X-Path: '{{ .Request.Path }}'}
+  body_template: '{"status": 401, "message": "{{ range $i, $_ := .Request.Headers }}{{ $i }};{{ end }}", "code": "refresh_token_invalid"}'
+`)}
+	sp := mustSpec(t)
+	set, diags := scenarios.Load(sp, append(scenarios.Embedded(), src))
+	if set == nil {
+		t.Fatalf("Load():\n%v", diags)
+	}
+	var body bytes.Buffer
+	for _, sc := range set.All() {
+		data := scenarios.SampleData()
+		data.Token = scenarios.TokenData{Access: "a.b.c", Refresh: "rt_x", ExpiresIn: 900, Subject: "user_x", Family: "fam_x"}
+		want, err := sc.RenderContext(context.Background(), data)
+		if err != nil {
+			t.Fatalf("%s: RenderContext: %v", sc.Name, err)
+		}
+		var got scenarios.Rendered
+		if err := sc.RenderInto(context.Background(), data, &got, &body); err != nil {
+			t.Fatalf("%s: RenderInto: %v", sc.Name, err)
+		}
+		if diff := cmp.Diff(want, &got); diff != "" {
+			t.Errorf("%s: RenderInto differs from RenderContext (-want +got):\n%s", sc.Name, diff)
+		}
 	}
 }
