@@ -442,10 +442,17 @@ func (c *core) refreshCookieAttrs() string {
 // letters, digits and -._~ (a subset of what it accepts).
 func plainCookieValue(v string) bool {
 	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+		if !plainCookieByte[v[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// plainCookieByte marks letters, digits and -._~.
+var plainCookieByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~'
+	}
+	return t
+}()

@@ -100,7 +100,7 @@ func (st *store) resetLocked() {
 		if ok {
 			name = ""
 		}
-		st.addLocked(key, name, fi)
+		st.addLocked(key, name, fi, st.clk.now())
 	}
 }
 
@@ -168,8 +168,7 @@ func (st *store) ttls() (access, refresh time.Duration) {
 // addLocked stores a token of family fi, with key or, when name is set,
 // under that name, as the family's live token. Beyond maxTokens it first
 // makes room (evictLocked).
-func (st *store) addLocked(key tokenKey, name string, fi uint32) time.Time {
-	now := st.clk.now()
+func (st *store) addLocked(key tokenKey, name string, fi uint32, now time.Time) time.Time {
 	exp := now.Add(st.refreshTTL)
 	// Count the new token first: the token it replaces may be its
 	// family's last.
@@ -277,10 +276,13 @@ func (st *store) rotate(presented string, strict bool) (scenarios.TokenData, err
 	jti := rnd[tokenKeyLen : tokenKeyLen+jtiLen]
 
 	st.mu.Lock()
+	// One look at the real clock: the mock clock is it plus the offset.
+	wall := st.clk.realNow()
+	now := wall.Add(st.clk.offset)
 	pos, ok := st.toks.lookup(presented)
 	state := ""
 	if ok {
-		state = st.presentLocked(pos, st.clk.now().UnixNano())
+		state = st.presentLocked(pos, now.UnixNano())
 	}
 	var fi uint32
 	switch {
@@ -295,9 +297,9 @@ func (st *store) rotate(presented string, strict bool) (scenarios.TokenData, err
 	default:
 		fi = st.fams.add(rnd[tokenKeyLen+jtiLen:], "", "")
 	}
-	st.addLocked(key, "", fi)
+	st.addLocked(key, "", fi, now)
 	famID, subject := st.fams.ids(fi)
-	ttl, wall := st.accessTTL, st.clk.realNow()
+	ttl := st.accessTTL
 	st.mu.Unlock()
 
 	next, jtiStr := tokenAndJTI(&key, jti)
@@ -339,7 +341,7 @@ func (st *store) issue(subject string) issued {
 	key := tokenKey(rnd[:tokenKeyLen])
 	st.mu.Lock()
 	fi := st.fams.add(rnd[tokenKeyLen:], "", subject)
-	exp := st.addLocked(key, "", fi)
+	exp := st.addLocked(key, "", fi, st.clk.now())
 	famID, sub := st.fams.ids(fi)
 	st.mu.Unlock()
 	return issued{RefreshToken: tokenString(&key), Family: famID, Subject: sub, ExpiresAt: exp}

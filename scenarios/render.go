@@ -274,8 +274,9 @@ func (s *Scenario) RenderContext(ctx context.Context, data *RenderData) (*Render
 // with distinct out and body.
 func (s *Scenario) RenderInto(ctx context.Context, data *RenderData, out *Rendered, body *bytes.Buffer) error {
 	// The budget lives on this frame: only a template that needs
-	// text/template (tmpl.execute) copies it to the heap.
-	b := budget{ctx: ctx, limit: MaxRenderTime, deadline: time.Now().Add(MaxRenderTime)}
+	// text/template (tmpl.execute) copies it to the heap, and its clock
+	// starts then (compiled templates cannot loop).
+	b := budget{ctx: ctx, limit: MaxRenderTime}
 	return s.render(&b, data, out, body)
 }
 
@@ -407,6 +408,9 @@ func (t *tmpl) execute(buf *bytes.Buffer, data *RenderData, b *budget) error {
 	// text/template keeps the writer and the tick function: they get a
 	// copy of the budget (on the heap), whose counts come back when it is
 	// done, so that the caller's (RenderInto's, on its stack) never escapes.
+	if b.deadline.IsZero() {
+		b.deadline = time.Now().Add(b.limit)
+	}
 	hb := *b
 	err := t.executeText(buf, data, &hb)
 	*b = hb

@@ -11,7 +11,7 @@ import "encoding/json"
 // encoding/json itself.
 func Append(b []byte, s string) ([]byte, error) {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if escaped[s[i]] {
 			q, err := json.Marshal(s)
 			return append(b, q...), err
 		}
@@ -20,3 +20,12 @@ func Append(b []byte, s string) ([]byte, error) {
 	b = append(b, s...)
 	return append(b, '"'), nil
 }
+
+// escaped marks the bytes encoding/json does not write as is: control
+// characters, non-ASCII, DEL, quote, backslash, <, > and &.
+var escaped = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&'
+	}
+	return t
+}()
