@@ -284,11 +284,12 @@ func (sel *Selector) byName(q Query, name string, code int, hasCode bool) (Selec
 
 func (sel *Selector) byCode(q Query, code int) (Selection, error) {
 	var first *Scenario
+	var cache bodyCache // on the stack: the body's values, read once for every scenario
 	for _, sc := range sel.ordered[q.Operation] {
 		if sc.Response.Status != code {
 			continue
 		}
-		if sc.Match == nil || sc.Match.eval(q.Request, q.Token, false, nil).OK {
+		if sc.Match == nil || sc.Match.eval(q.Request, q.Token, false, &cache).OK {
 			return Selection{Scenario: sc, By: ByExplicit, Why: sel.whyCode[code][0]}, nil
 		}
 		if first == nil {
@@ -402,7 +403,10 @@ func (m *Match) eval(req *RequestData, token string, explain bool, cache *bodyCa
 	if cache == nil {
 		cache = &bodyCache{}
 	}
-	e := evaluator{req: req, explain: explain, cache: cache}
+	// The cache is not a field of e: escape analysis would let it leak
+	// with e.req, which the lookups take, and move every caller's to the
+	// heap.
+	e := evaluator{req: req, explain: explain}
 	if m.Token != "" {
 		e.res.Of++
 		if m.Token == token {
@@ -414,7 +418,7 @@ func (m *Match) eval(req *RequestData, token string, explain bool, cache *bodyCa
 	e.group("cookies", m.Cookies, lookupCookie)
 	e.group("headers", m.Headers, lookupHeader)
 	e.group("query", m.Query, lookupQuery)
-	e.group("body", m.Body, e.cache.lookup)
+	e.group("body", m.Body, cache.lookup)
 	if len(m.Any) > 0 {
 		best, bestIdx := EvalResult{Held: -1}, 0
 		found := false
@@ -446,7 +450,6 @@ type evaluator struct {
 	explain bool
 	failed  bool
 	res     EvalResult
-	cache   *bodyCache
 }
 
 // bodyCache remembers the JSON body's values at a few gjson paths during
