@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/refreshmock/refreshmock/scenarios"
+	"github.com/tidwall/gjson"
 )
 
 // TestRequestChecks covers the answers the mock gives by itself: size
@@ -590,5 +592,104 @@ response:
 					resp.StatusCode, resp.TransferEncoding, resp.ContentLength, len(b))
 			}
 		})
+	}
+}
+
+// TestConcurrentRequestsKeepTheirOwn: the recycled request data, cookie
+// maps and body buffers never mix two requests up. Parallel clients each
+// send a cookie and a header of their own to a scenario that echoes both
+// in its body, and to the rotation; every answer must carry its own
+// request's values, and every rotation a distinct token. Run under -race
+// in CI.
+func TestConcurrentRequestsKeepTheirOwn(t *testing.T) {
+	t.Parallel()
+	yaml := `
+name: echo
+operation: refresh_token
+response:
+  status: 401
+  body_template: '{"status": 401, "message": "{{ .Cookie "who" }}|{{ .Header "X-Who" }}", "code": "refresh_token_invalid"}'
+`
+	set, diags := scenarios.Load(mustSpec(t), append(scenarios.Embedded(), scenarios.Source{Name: "echo.yaml", Data: []byte(yaml)}))
+	if set == nil {
+		t.Fatalf("load: %v", diags)
+	}
+	ts := mustListen(t, mustServer(t, Config{Scenarios: set}))
+	const clients, each = 8, 100
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var wg sync.WaitGroup
+	for g := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				who := fmt.Sprintf("c%d-r%d", g, i)
+				r := call{header: map[string]string{scenarios.HeaderScenario: "echo", "X-Who": who}, cookies: map[string]string{"who": who}, body: `{"refresh_token":"x"}`}.do(t, ts)
+				if got := gjson.GetBytes(r.body, "message").String(); got != who+"|"+who {
+					t.Errorf("request %s: message %q, want %s|%s", who, got, who, who)
+					return
+				}
+				r = call{header: map[string]string{scenarios.HeaderScenario: "refresh-success"}, body: `{"refresh_token":"x"}`}.do(t, ts)
+				c, ok := r.cookie(RefreshCookie)
+				access := gjson.GetBytes(r.body, "access_token").String()
+				if r.status != http.StatusOK || !ok || strings.Count(access, ".") != 2 {
+					t.Errorf("request %s: rotation answered %d, cookie %v, access_token %q", who, r.status, ok, access)
+					return
+				}
+				mu.Lock()
+				dup := seen[c.Value] || seen[access]
+				seen[c.Value], seen[access] = true, true
+				mu.Unlock()
+				if dup {
+					t.Errorf("request %s: a token was issued twice", who)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestRecycledRequestKeepsExplanation: a request whose journal entry
+// explains near misses keeps its own data, though later requests recycle
+// theirs: the explanation, computed when the journal is read, still names
+// its cookie's value.
+func TestRecycledRequestKeepsExplanation(t *testing.T) {
+	t.Parallel()
+	yaml := `
+name: team-a
+operation: refresh_token
+match:
+  headers: {X-Team: {equals: t}}
+  cookies: {who: {equals: a}}
+priority: 100
+response: {status: 401, body: {status: 401, message: team a, code: refresh_token_invalid}}
+`
+	set, diags := scenarios.Load(mustSpec(t), append(scenarios.Embedded(), scenarios.Source{Name: "team.yaml", Data: []byte(yaml)}))
+	if set == nil {
+		t.Fatalf("load: %v", diags)
+	}
+	s := mustServer(t, Config{Scenarios: set})
+	const later = 20
+	for i := range later + 1 {
+		who := "first-request"
+		if i > 0 {
+			who = fmt.Sprintf("later-%d", i)
+		}
+		call{header: map[string]string{"X-Team": "t"}, cookies: map[string]string{"who": who}, body: `{"refresh_token":"x"}`}.serve(t, s)
+	}
+	var j struct{ Entries []Entry }
+	r := call{method: http.MethodGet, path: fmt.Sprintf("/__mock/journal?limit=%d", later+1)}.serve(t, s)
+	if err := json.Unmarshal(r.body, &j); err != nil || len(j.Entries) != later+1 {
+		t.Fatalf("journal: %v %s", err, r.body)
+	}
+	first := j.Entries[0]
+	var reasons []string
+	for _, rej := range first.Rejected {
+		reasons = append(reasons, rej.Reason)
+	}
+	if all := strings.Join(reasons, "; "); !strings.Contains(all, `"first-request"`) {
+		t.Errorf("first request's near misses = %q, want them to name its cookie \"first-request\"", all)
 	}
 }
