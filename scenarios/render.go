@@ -269,9 +269,11 @@ func (s *Scenario) RenderContext(ctx context.Context, data *RenderData) (*Render
 // RenderInto is RenderContext for a caller that renders on every request
 // and recycles what it can: it fills out instead of allocating a Rendered,
 // and writes a body_template's output to body (after resetting it), which
-// out.Body then aliases until body is reset or reused. A literal body is
-// shared read-only, as with RenderContext. It is safe for concurrent use
-// with distinct out and body.
+// out.Body then aliases until body is reset or reused (a nil body: the
+// output is copied out, as with RenderContext). A literal body is shared
+// read-only, as with RenderContext. The render's clock starts at the first
+// template that needs text/template: the compiled ones cannot loop. It is
+// safe for concurrent use with distinct out and body.
 func (s *Scenario) RenderInto(ctx context.Context, data *RenderData, out *Rendered, body *bytes.Buffer) error {
 	// The budget lives on this frame: only a template that needs
 	// text/template (tmpl.execute) copies it to the heap, and its clock
