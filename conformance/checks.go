@@ -53,6 +53,8 @@ const (
 	CheckCodeStable           = "envelope-code-stable"
 	CheckFlowPrecondition     = "flow-precondition"
 	CheckRunnerPanic          = "runner-panic"
+	CheckContentCoding        = "content-coding-accepted"
+	CheckBodyDecodable        = "body-decodable"
 )
 
 // CheckInfo describes a check: its default severity, what it asserts and
@@ -100,6 +102,8 @@ var Checks = []CheckInfo{
 	{CheckWWWAuthenticate, SevWarn, "a 401 carries a WWW-Authenticate challenge", "RFC 9110 section 15.5.2 (MUST)"},
 	{CheckAssertion, SevError, "a scenario step's assertions hold", "the scenario"},
 	{CheckCapture, SevError, "a scenario step's captures are present", "the scenario"},
+	{CheckContentCoding, SevWarn, "the body's content coding is one the request accepted (Accept-Encoding: gzip unless a header says otherwise)", "RFC 9110 section 12.5.3 (SHOULD)"},
+	{CheckBodyDecodable, SevError, "the body's content coding is one the runner undoes (gzip, deflate), so that the body is checked; a body it cannot read is neither checked nor shown", "the runner (RFC 9110 section 8.4)"},
 	{CheckRunnerPanic, SevError, "the runner itself did not fail on the case (a runner bug, reported redacted)", "the runner"},
 	{CheckNegativeNotRejected, SevError, "an invalid request is rejected with a documented 4xx", "spec: request schema"},
 	{CheckInvalidBodyStatus, SevError, "a body the schema rejects gets a validation status (400 or 422 as documented), not 401/403", "spec: 400 Invalid request, 422 Validation error"},

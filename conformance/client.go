@@ -2,6 +2,9 @@ package conformance
 
 import (
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -68,9 +71,14 @@ type response struct {
 	Header    http.Header
 	Body      []byte
 	Truncated bool // the body was larger than the cap and was cut
-	Latency   time.Duration
-	Err       error
-	URL       string // the URL finally requested
+	// Coding is the Content-Encoding Go's transport left in place; Body
+	// is then decoded, or nil with Undecodable saying why.
+	Coding         string
+	CodingAccepted bool
+	Undecodable    string
+	Latency        time.Duration
+	Err            error
+	URL            string // the URL finally requested
 }
 
 // newClient builds the runner's HTTP client: timeouts on connect, TLS and
@@ -243,5 +251,108 @@ func (r *runner) send(ctx context.Context, o *outRequest) *response {
 	if err != nil {
 		out.Err = err
 	}
+	if coding := resp.Header.Get("Content-Encoding"); coding != "" && len(data) > 0 {
+		// Go's transport undoes gzip only when it asked for gzip itself.
+		out.Coding, out.CodingAccepted = coding, codingAccepted(req.Header.Get("Accept-Encoding"), coding)
+		if !out.Truncated {
+			decoded, cut, derr := decodeContent(coding, data, r.cfg.MaxResponseBytes)
+			switch {
+			case derr != nil:
+				// No byte of a body the runner cannot read reaches a
+				// report: a secret inside it could not be redacted.
+				out.Body, out.Undecodable = nil, derr.Error()
+			default:
+				out.Body, out.Truncated = decoded, cut
+			}
+		} else {
+			out.Body, out.Undecodable = nil, "the encoded body was cut at the size cap"
+		}
+	}
 	return out
+}
+
+// maxCodings bounds the content codings of one response that are undone.
+const maxCodings = 4
+
+// decodeContent undoes the content codings of a body, last applied first:
+// gzip (x-gzip) and deflate (zlib, or raw deflate as some servers send
+// it), within max decoded bytes (cut reports a body decoded past it). Any
+// other coding, or a corrupt stream, is an error.
+func decodeContent(codings string, data []byte, max int64) (body []byte, cut bool, err error) {
+	var list []string
+	for c := range strings.SplitSeq(codings, ",") {
+		if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
+			list = append(list, c)
+		}
+	}
+	if len(list) > maxCodings {
+		return nil, false, fmt.Errorf("%d content codings, more than the %d the runner undoes", len(list), maxCodings)
+	}
+	body = data
+	for i := len(list) - 1; i >= 0; i-- {
+		var rd io.ReadCloser
+		switch list[i] {
+		case "gzip", "x-gzip":
+			rd, err = gzip.NewReader(bytes.NewReader(body))
+		case "deflate":
+			rd, err = zlib.NewReader(bytes.NewReader(body))
+			if err != nil {
+				rd, err = flate.NewReader(bytes.NewReader(body)), nil
+			}
+		default:
+			return nil, false, fmt.Errorf("content coding %q is not one the runner undoes (gzip, deflate)", list[i])
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("content coding %s: %w", list[i], err)
+		}
+		out, rerr := io.ReadAll(io.LimitReader(rd, max+1))
+		rd.Close()
+		if rerr != nil {
+			return nil, false, fmt.Errorf("content coding %s: %w", list[i], rerr)
+		}
+		if int64(len(out)) > max {
+			out, cut = out[:max], true
+		}
+		body = out
+		if cut {
+			break
+		}
+	}
+	return body, cut, nil
+}
+
+// qZero says whether Accept-Encoding parameters carry q=0 ("not
+// acceptable"; RFC 9110 section 12.4.2).
+func qZero(params string) bool {
+	q, ok := strings.CutPrefix(strings.ReplaceAll(strings.ToLower(params), " ", ""), "q=")
+	if !ok {
+		return false
+	}
+	whole, frac, _ := strings.Cut(q, ".")
+	return whole == "0" && strings.Trim(frac, "0") == ""
+}
+
+// codingAccepted says whether the request's Accept-Encoding (Go's own
+// "gzip" when the request set none) accepts every coding of a response.
+func codingAccepted(acceptEncoding, codings string) bool {
+	if acceptEncoding == "" {
+		acceptEncoding = "gzip"
+	}
+	accepted := map[string]bool{"identity": true}
+	for part := range strings.SplitSeq(acceptEncoding, ",") {
+		name, params, _ := strings.Cut(part, ";")
+		if !qZero(params) {
+			accepted[strings.ToLower(strings.TrimSpace(name))] = true
+		}
+	}
+	for c := range strings.SplitSeq(codings, ",") {
+		c = strings.ToLower(strings.TrimSpace(c))
+		if c == "x-gzip" {
+			c = "gzip"
+		}
+		if c != "" && !accepted[c] && !accepted["*"] {
+			return false
+		}
+	}
+	return true
 }

@@ -562,6 +562,7 @@ func (cr *caseRun) exchange(ctx context.Context, step int, name string, o *outRe
 				Message:  fmt.Sprintf("the response body is larger than the %d-byte cap; it was cut there", r.cfg.MaxResponseBytes),
 				Expected: fmt.Sprintf("<= %d bytes", r.cfg.MaxResponseBytes), Got: "more"})
 		}
+		findings = append(findings, codingFindings(resp)...)
 		if resp.Status >= 300 && resp.Status < 400 {
 			if loc := resp.Header.Get("Location"); loc != "" {
 				findings = append(findings, Finding{Check: CheckRedirect, Field: "Location", In: "header", Value: r.red.String(loc),
@@ -571,7 +572,7 @@ func (cr *caseRun) exchange(ctx context.Context, step int, name string, o *outRe
 		in := CheckInput{
 			Method: o.Method, Path: o.Path, Status: resp.Status, Header: resp.Header, Body: resp.Body,
 			Expected: exp.statuses, ExpectedWhy: exp.why, SentTokens: o.tokens(), TokenCookies: r.tokenCookies,
-			Latency: resp.Latency, MaxLatency: r.cfg.MaxLatency, SkipSpec: exp.skipSpec || resp.Truncated,
+			Latency: resp.Latency, MaxLatency: r.cfg.MaxLatency, SkipSpec: exp.skipSpec || resp.Truncated || resp.Undecodable != "",
 			Policy: r.policy, Redactor: r.red,
 		}
 		if exp.judge != nil {
@@ -664,4 +665,25 @@ func statusOrError(ex Exchange) string {
 		return "no response"
 	}
 	return fmt.Sprint(ex.Status)
+}
+
+// codingFindings reports a content coding the request did not accept, and
+// a body the runner could not decode (which is then neither checked nor
+// shown).
+func codingFindings(resp *response) []Finding {
+	if resp.Coding == "" {
+		return nil
+	}
+	var out []Finding
+	if !resp.CodingAccepted {
+		out = append(out, Finding{Check: CheckContentCoding, Field: "Content-Encoding", In: "header", Value: resp.Coding,
+			Message:  fmt.Sprintf("the body came with Content-Encoding %q, which the request's Accept-Encoding did not accept; a server should then send no content coding (RFC 9110 section 12.5.3)", resp.Coding),
+			Expected: "a coding the request accepted, or none", Got: resp.Coding})
+	}
+	if resp.Undecodable != "" {
+		out = append(out, Finding{Check: CheckBodyDecodable, Field: "Content-Encoding", In: "header", Value: resp.Coding,
+			Message:  "the body could not be decoded (" + resp.Undecodable + "); it was not checked, and none of it is shown",
+			Expected: "no content coding, gzip or deflate", Got: resp.Coding})
+	}
+	return out
 }
