@@ -255,7 +255,9 @@ func (r *runner) send(ctx context.Context, o *outRequest) *response {
 		// Go's transport undoes gzip only when it asked for gzip itself.
 		out.Coding, out.CodingAccepted = coding, codingAccepted(req.Header.Get("Accept-Encoding"), coding)
 		if !out.Truncated {
-			decoded, cut, derr := decodeContent(coding, data, r.cfg.MaxResponseBytes)
+			// The encoded and the decoded body together stay within the
+			// cap (README, Limits).
+			decoded, cut, derr := decodeContent(coding, data, r.cfg.MaxResponseBytes-int64(len(data)))
 			switch {
 			case derr != nil:
 				// No byte of a body the runner cannot read reaches a
@@ -271,52 +273,48 @@ func (r *runner) send(ctx context.Context, o *outRequest) *response {
 	return out
 }
 
-// maxCodings bounds the content codings of one response that are undone.
-const maxCodings = 4
-
-// decodeContent undoes the content codings of a body, last applied first:
-// gzip (x-gzip) and deflate (zlib, or raw deflate as some servers send
-// it), within max decoded bytes (cut reports a body decoded past it). Any
-// other coding, or a corrupt stream, is an error.
-func decodeContent(codings string, data []byte, max int64) (body []byte, cut bool, err error) {
+// decodeContent undoes the content coding of a body: gzip (x-gzip) or
+// deflate (zlib, or raw deflate as some servers send it), into at most
+// limit bytes (cut reports a body that decodes to more). Any other coding,
+// more than one, or a corrupt stream is an error. The caller passes what
+// the size cap leaves after the encoded bytes, so that the two together
+// stay within it.
+func decodeContent(codings string, data []byte, limit int64) (body []byte, cut bool, err error) {
 	var list []string
 	for c := range strings.SplitSeq(codings, ",") {
 		if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
 			list = append(list, c)
 		}
 	}
-	if len(list) > maxCodings {
-		return nil, false, fmt.Errorf("%d content codings, more than the %d the runner undoes", len(list), maxCodings)
+	switch len(list) {
+	case 0:
+		return data, false, nil
+	case 1:
+	default:
+		return nil, false, fmt.Errorf("%d content codings (%s); the runner undoes one", len(list), strings.Join(list, ", "))
 	}
-	body = data
-	for i := len(list) - 1; i >= 0; i-- {
-		var rd io.ReadCloser
-		switch list[i] {
-		case "gzip", "x-gzip":
-			rd, err = gzip.NewReader(bytes.NewReader(body))
-		case "deflate":
-			rd, err = zlib.NewReader(bytes.NewReader(body))
-			if err != nil {
-				rd, err = flate.NewReader(bytes.NewReader(body)), nil
-			}
-		default:
-			return nil, false, fmt.Errorf("content coding %q is not one the runner undoes (gzip, deflate)", list[i])
-		}
+	var rd io.ReadCloser
+	switch list[0] {
+	case "gzip", "x-gzip":
+		rd, err = gzip.NewReader(bytes.NewReader(data))
+	case "deflate":
+		rd, err = zlib.NewReader(bytes.NewReader(data))
 		if err != nil {
-			return nil, false, fmt.Errorf("content coding %s: %w", list[i], err)
+			rd, err = flate.NewReader(bytes.NewReader(data)), nil
 		}
-		out, rerr := io.ReadAll(io.LimitReader(rd, max+1))
-		rd.Close()
-		if rerr != nil {
-			return nil, false, fmt.Errorf("content coding %s: %w", list[i], rerr)
-		}
-		if int64(len(out)) > max {
-			out, cut = out[:max], true
-		}
-		body = out
-		if cut {
-			break
-		}
+	default:
+		return nil, false, fmt.Errorf("content coding %q is not one the runner undoes (gzip, deflate)", list[0])
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("content coding %s: %w", list[0], err)
+	}
+	defer rd.Close()
+	body, err = io.ReadAll(io.LimitReader(rd, limit+1))
+	if err != nil {
+		return nil, false, fmt.Errorf("content coding %s: %w", list[0], err)
+	}
+	if int64(len(body)) > limit {
+		body, cut = body[:limit], true
 	}
 	return body, cut, nil
 }
