@@ -91,6 +91,7 @@ type testImpl struct {
 	revoked  map[string]bool // families
 	issued   []string        // every token and access token handed out
 	seq      int
+	seen     map[string]int // defCodeUnstable: how often each request came
 	redirect string
 }
 
@@ -262,9 +263,15 @@ func (ti *testImpl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		code := "refresh_token_missing"
 		if ti.has(defCodeUnstable) {
+			// The same request alternates, counted per request so that
+			// parallel cases cannot make a repeat land on the same code.
+			key := r.Method + " " + r.URL.String() + "\n" + r.Header.Get("Cookie") + "\n" + string(body)
 			ti.mu.Lock()
-			ti.seq++
-			if ti.seq%2 == 0 {
+			if ti.seen == nil {
+				ti.seen = map[string]int{}
+			}
+			ti.seen[key]++
+			if ti.seen[key]%2 == 0 {
 				code = "authentication_failed"
 			}
 			ti.mu.Unlock()

@@ -112,7 +112,7 @@ type Server struct {
 	mu      sync.Mutex
 	tokens  map[string]*token
 	revoked map[string]bool // families
-	seq     int
+	seen    map[string]int  // CodeUnstable: how often each request came
 
 	checking map[string]int // Race: requests that have checked a token
 }
@@ -275,9 +275,17 @@ func (s *Server) readToken(w http.ResponseWriter, r *http.Request) (string, bool
 	if tok == "" {
 		kind := "missing"
 		if s.has(CodeUnstable) {
+			// The same request alternates between two codes: counted per
+			// request (method, URL, cookies, body), so that requests of
+			// other cases running in parallel cannot make a repeat land
+			// on the same code.
+			key := r.Method + " " + r.URL.String() + "\n" + r.Header.Get("Cookie") + "\n" + string(body)
 			s.mu.Lock()
-			s.seq++
-			if s.seq%2 == 0 {
+			if s.seen == nil {
+				s.seen = map[string]int{}
+			}
+			s.seen[key]++
+			if s.seen[key]%2 == 0 {
 				kind = "missing_alt"
 			}
 			s.mu.Unlock()
