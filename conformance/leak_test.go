@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -106,6 +107,27 @@ var leakForms = []struct {
 	{"base64 blob +2", func(s string) string { return base64.StdEncoding.EncodeToString([]byte("u:" + s + ";x=1")) }, true},
 	{"base64 url blob +3", func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte("id=" + s)) }, true},
 	{"percent base64", func(s string) string { return url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(s))) }, false},
+	{"html", html.EscapeString, false},
+	{"html decimal", func(s string) string { return htmlEveryRune(s, "&#%d;") }, false},
+	{"html hex lower", func(s string) string { return htmlEveryRune(s, "&#x%x;") }, false},
+	{"html hex upper", func(s string) string { return htmlEveryRune(s, "&#x%X;") }, false},
+	{"html half", func(s string) string {
+		h := len(s) / 2
+		for h > 0 && !utfStart(s[h]) {
+			h--
+		}
+		return htmlEveryRune(s[:h], "&#%d;") + html.EscapeString(s[h:])
+	}, false},
+}
+
+// htmlEveryRune writes every rune of s as an HTML numeric character
+// reference in format.
+func htmlEveryRune(s, format string) string {
+	var b strings.Builder
+	for _, r := range s {
+		fmt.Fprintf(&b, format, r)
+	}
+	return b.String()
 }
 
 // mixedForms are the leakForms that mix escapes (part escaped, or one
@@ -343,8 +365,8 @@ func FuzzRedactorForms(f *testing.F) {
 		r := conformance.NewRedactor(secret)
 		name := leakForms[form%len(leakForms)].name
 		enc := leakForms[form%len(leakForms)].enc(secret)
-		if !utf8.ValidString(secret) && (strings.HasPrefix(name, "json") || name == "percent json") {
-			return // JSON escapes runes: invalid UTF-8 has no such form
+		if !utf8.ValidString(secret) && (strings.HasPrefix(name, "json") || strings.HasPrefix(name, "html") || name == "percent json") {
+			return // JSON and HTML escape runes: invalid UTF-8 has no such form
 		}
 		if tail := before[max(0, len(before)-6):]; strings.ContainsAny(tail, `%\`) && mixedForms[name] {
 			// Known gap: a stray escape lead-in right before a secret

@@ -430,6 +430,11 @@ func (r *Redactor) find(s string) []span {
 			}
 		}
 	}
+	if strings.IndexByte(s, '&') >= 0 {
+		if hv := htmlUnescape(base); hv != nil {
+			r.scan(hv, &spans)
+		}
+	}
 	plus := r.hasSpace && strings.IndexByte(s, '+') >= 0
 	if strings.IndexByte(s, '%') >= 0 || plus {
 		for _, p := range []bool{false, true} {
@@ -751,6 +756,67 @@ func percentDecode(v *view, plus bool) *view {
 		i++
 	}
 	return d.view()
+}
+
+// htmlUnescape decodes HTML character references of v's text: numeric
+// ones (&#65; &#x41;, the ; optional, up to 7 digits) and &amp; &lt; &gt;
+// &quot; &apos;. It returns nil when there is none.
+func htmlUnescape(v *view) *view {
+	t := v.text
+	d := newDecoder(v)
+	for i := 0; i < len(t); {
+		if t[i] == '&' {
+			if c, w := htmlReference(t[i:]); w > 0 {
+				d.emit(i, i+w, utf8.AppendRune(nil, c)...)
+				d.changed = true
+				i += w
+				continue
+			}
+		}
+		d.emit(i, i+1, t[i])
+		i++
+	}
+	return d.view()
+}
+
+// htmlNamed are the named references htmlUnescape decodes.
+var htmlNamed = []struct {
+	name string
+	r    rune
+}{{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}}
+
+// htmlReference decodes the character reference at the start of t and
+// returns its width, 0 when there is none.
+func htmlReference(t string) (rune, int) {
+	for _, n := range htmlNamed {
+		if strings.HasPrefix(t, n.name) {
+			return n.r, len(n.name)
+		}
+	}
+	if len(t) < 3 || t[1] != '#' {
+		return 0, 0
+	}
+	i, base := 2, 10
+	if t[2] == 'x' || t[2] == 'X' {
+		i, base = 3, 16
+	}
+	start := i
+	var c rune
+	for i < len(t) && i-start < 7 {
+		digit, ok := unhex(t[i])
+		if !ok || base == 10 && digit > 9 {
+			break
+		}
+		c = c*rune(base) + rune(digit)
+		i++
+	}
+	if i == start || c > utf8.MaxRune {
+		return 0, 0
+	}
+	if i < len(t) && t[i] == ';' {
+		i++
+	}
+	return c, i
 }
 
 // secretHeader reports whether a header's values are secrets as a whole.
