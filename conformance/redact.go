@@ -430,7 +430,7 @@ func (r *Redactor) find(s string) []span {
 			}
 		}
 	}
-	if strings.IndexByte(s, '&') >= 0 {
+	if hasHTMLReference(s) {
 		if hv := htmlUnescape(base); hv != nil {
 			r.scan(hv, &spans)
 		}
@@ -777,6 +777,22 @@ func htmlUnescape(v *view) *view {
 		i++
 	}
 	return d.view()
+}
+
+// hasHTMLReference reports whether s holds a reference htmlUnescape
+// decodes, without building the view (most texts with & have none).
+func hasHTMLReference(s string) bool {
+	for i := strings.IndexByte(s, '&'); i >= 0; {
+		if _, w := htmlReference(s[i:]); w > 0 {
+			return true
+		}
+		next := strings.IndexByte(s[i+1:], '&')
+		if next < 0 {
+			return false
+		}
+		i += 1 + next
+	}
+	return false
 }
 
 // htmlNamed are the named references htmlUnescape decodes.
