@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -20,29 +21,23 @@ import (
 	"github.com/refreshmock/refreshmock/spec"
 )
 
-func gzipped(b []byte) []byte {
-	var out bytes.Buffer
-	w := gzip.NewWriter(&out)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return out.Bytes()
+// compressor returns a function that compresses with the writer newW
+// makes.
+func compressor(newW func(io.Writer) io.WriteCloser) func([]byte) []byte {
+	return func(b []byte) []byte {
+		var out bytes.Buffer
+		w := newW(&out)
+		_, _ = w.Write(b)
+		_ = w.Close()
+		return out.Bytes()
+	}
 }
 
-func zlibbed(b []byte) []byte {
-	var out bytes.Buffer
-	w := zlib.NewWriter(&out)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return out.Bytes()
-}
-
-func rawDeflated(b []byte) []byte {
-	var out bytes.Buffer
-	w, _ := flate.NewWriter(&out, flate.DefaultCompression)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return out.Bytes()
-}
+var (
+	gzipped     = compressor(func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) })
+	zlibbed     = compressor(func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) })
+	rawDeflated = compressor(func(w io.Writer) io.WriteCloser { fw, _ := flate.NewWriter(w, flate.DefaultCompression); return fw })
+)
 
 // TestDecodeContent: gzip and deflate (zlib or raw) are undone within the
 // limit; any other coding, a corrupt stream or more than one coding is an
