@@ -640,24 +640,36 @@ func (d *decoder) view() *view {
 
 // jsonUnescape decodes the JSON string escapes of v's text, wherever they
 // are; it returns nil when there is none.
-func jsonUnescape(v *view) *view {
+func jsonUnescape(v *view) *view { return unescape(v, '\\', jsonEscape) }
+
+// jsonEscape decodes the JSON escape at the start of t (\n, \", \uXXXX
+// and surrogate pairs) and returns its width, 0 when there is none.
+func jsonEscape(t string) (rune, int) {
+	if len(t) < 2 {
+		return 0, 0
+	}
+	if c, ok := simpleEscape(t[1]); ok {
+		return rune(c), 2
+	}
+	if t[1] == 'u' {
+		return unicodeEscape(t)
+	}
+	return 0, 0
+}
+
+// unescape decodes, wherever lead starts one in v's text, the escape that
+// escape reads (its rune and width; 0 for none). It returns nil when
+// there is none.
+func unescape(v *view, lead byte, escape func(string) (rune, int)) *view {
 	t := v.text
 	d := newDecoder(v)
 	for i := 0; i < len(t); {
-		if t[i] == '\\' && i+1 < len(t) {
-			if c, ok := simpleEscape(t[i+1]); ok {
-				d.emit(i, i+2, c)
+		if t[i] == lead {
+			if c, w := escape(t[i:]); w > 0 {
+				d.emit(i, i+w, utf8.AppendRune(nil, c)...)
 				d.changed = true
-				i += 2
+				i += w
 				continue
-			}
-			if t[i+1] == 'u' {
-				if c, w := unicodeEscape(t[i:]); w > 0 {
-					d.emit(i, i+w, utf8.AppendRune(nil, c)...)
-					d.changed = true
-					i += w
-					continue
-				}
 			}
 		}
 		d.emit(i, i+1, t[i])
@@ -761,23 +773,7 @@ func percentDecode(v *view, plus bool) *view {
 // htmlUnescape decodes HTML character references of v's text: numeric
 // ones (&#65; &#x41;, the ; optional, up to 7 digits) and &amp; &lt; &gt;
 // &quot; &apos;. It returns nil when there is none.
-func htmlUnescape(v *view) *view {
-	t := v.text
-	d := newDecoder(v)
-	for i := 0; i < len(t); {
-		if t[i] == '&' {
-			if c, w := htmlReference(t[i:]); w > 0 {
-				d.emit(i, i+w, utf8.AppendRune(nil, c)...)
-				d.changed = true
-				i += w
-				continue
-			}
-		}
-		d.emit(i, i+1, t[i])
-		i++
-	}
-	return d.view()
-}
+func htmlUnescape(v *view) *view { return unescape(v, '&', htmlReference) }
 
 // hasHTMLReference reports whether s holds a reference htmlUnescape
 // decodes, without building the view (most texts with & have none).
